@@ -1,0 +1,62 @@
+# The project's commands. `make help` lists them. Every target works from a fresh clone with only
+# Python 3.11: the first one run creates .venv and installs the pinned dependencies.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ENV := . scripts/env.sh &&
+CLI := $(BIN)/python -m spotify_agent_airflow.cli
+PYTEST_ARGS ?=
+
+.PHONY: help install init demo test up lint typecheck bench lock migrate clean
+
+help: ## list the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+install: $(STAMP) ## create .venv and install the locked dependencies
+
+init: install ## local Airflow home (SQLite), settings from airflow_settings.yaml, warehouse migrated
+	@mkdir -p var/airflow var/objects
+	$(ENV) $(BIN)/airflow db migrate > var/airflow/db-migrate.log 2>&1 || { tail -20 var/airflow/db-migrate.log; exit 1; }
+	$(ENV) $(CLI) apply-settings
+	$(ENV) $(CLI) migrate-warehouse
+
+migrate: install ## run the warehouse migrations only
+	$(ENV) $(CLI) migrate-warehouse
+
+demo: init ## run every implemented DAG family once with `airflow dags test` and print a summary
+	$(ENV) $(CLI) demo
+
+test: install ## run the whole test suite (needs PostgreSQL and Redis, see README)
+	$(ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+up: init ## Airflow UI + scheduler on http://localhost:8080 (airflow standalone), same settings
+	$(ENV) $(BIN)/airflow standalone
+
+lint: install ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install ## the benchmarks (full size); add ARGS=--quick for the CI size
+	$(ENV) $(BIN)/python bench/parse_time.py $(ARGS)
+
+lock: ## re-resolve constraints.txt from requirements*.txt (pip-tools; LOCK_ARGS=--upgrade to refresh all)
+	@test -x $(BIN)/pip-compile || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); $(BIN)/python -m pip install --quiet pip-tools; }
+	$(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) \
+		--output-file constraints.txt requirements.txt requirements-dev.txt
+	@# The CPU wheel on the CI machines is labelled +cpu; the plain pin resolves on PyPI too.
+	sed -i -E 's/^torch==([0-9.]+)\+cpu$$/torch==\1/' constraints.txt
+
+clean: ## remove local state (Airflow home, warehouse, objects); keeps .venv
+	rm -rf var

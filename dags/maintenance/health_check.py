@@ -1,0 +1,50 @@
+"""
+### health_check
+
+Every 10 minutes, checks what every other family depends on and records the answer:
+
+| component | up when |
+|---|---|
+| `warehouse` | `warehouse_default` opens read-only and its schema is at the code's migration head |
+| `object_store` | a probe object can be written, read back and deleted under `object_store_url` |
+| `cache` | Redis (`redis_default`) answers PING; `off` when the `cache_backend` variable is `none` |
+| `metadata_db` | the Airflow metadata database answers `SELECT 1` |
+
+One row per component and run goes to the `health_checks` table. The task fails with a message
+naming every component that is down (for example `down: warehouse (DatabaseError: file is not a
+database)`); retries re-measure. Trigger it by hand with `components` to check a subset.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import dag
+
+from spotify_agent.maintenance.health import HealthCheckConf
+from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.operators.health import HealthCheckOperator
+
+
+@dag(
+    schedule="*/10 * * * *",
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=9),
+    default_args=default_args(
+        retries=2,
+        retry_delay=timedelta(seconds=15),
+        max_retry_delay=timedelta(minutes=1),
+        execution_timeout=timedelta(minutes=2),
+    ),
+    params=conf_params(HealthCheckConf),
+    tags=["maintenance", "health"],
+    doc_md=__doc__,
+)
+def health_check() -> None:
+    HealthCheckOperator(task_id="check_components")
+
+
+health_check()

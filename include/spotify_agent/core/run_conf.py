@@ -1,0 +1,103 @@
+"""Typed run conf: one pydantic model per DAG, the single source of its Params and its validation.
+
+The DAG's Params (the UI form and the REST API's trigger-time check) are generated from the model,
+and the task validates the conf again with the same model, so a backend that skips the UI still
+meets the same rules and gets an error naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from spotify_agent.core.trace import TRACE_ID_PATTERN, is_valid_trace_id
+
+
+class InvalidRunConf(ValueError):
+    """Run conf that does not match its DAG's model; the message names every bad field."""
+
+    def __init__(self, model_name: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"invalid run conf for {model_name}: " + "; ".join(problems))
+
+
+class RunConf(BaseModel):
+    """Fields every DAG accepts. Subclasses add their own; unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trace_id: str | None = Field(
+        default=None,
+        pattern=TRACE_ID_PATTERN,
+        description=(
+            "Trace id of the caller (32 lowercase hex digits, W3C format). "
+            "Leave empty to derive one from the run id."
+        ),
+    )
+
+    @field_validator("trace_id")
+    @classmethod
+    def _not_all_zero(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_trace_id(value):
+            raise ValueError("must be 32 lowercase hex digits, not all zero")
+        return value
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        """Validate ``raw`` (the run's params merged with its conf) or raise :class:`InvalidRunConf`."""
+        # Empty strings come from blank UI form fields: treat them as "not given".
+        cleaned = {key: value for key, value in raw.items() if value != ""}
+        try:
+            return cls.model_validate(cleaned)
+        except ValidationError as error:
+            raise InvalidRunConf(cls.__name__, describe_errors(error)) from None
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """One line per problem, each naming the field path, e.g. ``components[1]: ...``."""
+    lines = []
+    for item in error.errors():
+        path = ""
+        for part in item["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        given = item.get("input")
+        lines.append(f"{path or '<conf>'}: {item['msg']} (got {given!r})")
+    return lines
+
+
+def field_schemas(model: type[RunConf]) -> dict[str, dict[str, Any]]:
+    """JSON Schema of each field, flattened for Airflow Params.
+
+    ``X | None`` becomes ``{"type": [X, "null"]}`` (the form Airflow's trigger form understands)
+    instead of pydantic's ``anyOf``; ``$ref`` enums are inlined.
+    """
+    schema = model.model_json_schema()
+    definitions = schema.get("$defs", {})
+    fields: dict[str, dict[str, Any]] = {}
+    for name, prop in schema["properties"].items():
+        prop = _inline_refs(prop, definitions)
+        options = prop.pop("anyOf", None)
+        if options is not None:
+            non_null = [option for option in options if option.get("type") != "null"]
+            if len(non_null) != 1:
+                raise TypeError(f"{model.__name__}.{name}: only 'X | None' unions map to a Param")
+            merged = dict(non_null[0])
+            merged["type"] = [merged["type"], "null"]
+            prop = {**merged, **prop}
+        prop.pop("title", None)
+        fields[name] = prop
+    return fields
+
+
+def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = definitions[node["$ref"].rsplit("/", 1)[-1]]
+            rest = {key: value for key, value in node.items() if key != "$ref"}
+            return {**_inline_refs(target, definitions), **rest}
+        return {key: _inline_refs(value, definitions) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(item, definitions) for item in node]
+    return node

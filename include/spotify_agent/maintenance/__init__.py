@@ -1,0 +1,1 @@
+"""Maintenance jobs: health checks (more to come: backups, GDPR erasure, log rotation)."""

@@ -1,0 +1,198 @@
+"""Health checks of the components every family depends on.
+
+Each check returns a :class:`ComponentHealth` instead of raising, so one run measures every
+component, records all of them, and then fails once with a message naming everything that is down.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import Field
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import URL, make_url
+
+from spotify_agent.core.objects import ensure_parent
+from spotify_agent.core.run_conf import RunConf
+from spotify_agent.warehouse.engine import make_engine, read_only_url
+from spotify_agent.warehouse.migrate import current_revision, head_revision
+from spotify_agent.warehouse.schema import health_checks
+from spotify_agent.warehouse.upsert import upsert
+
+Component = Literal["warehouse", "object_store", "cache", "metadata_db"]
+ALL_COMPONENTS: tuple[Component, ...] = ("warehouse", "object_store", "cache", "metadata_db")
+Status = Literal["up", "down", "off"]
+
+
+class HealthCheckConf(RunConf):
+    """Run conf of the ``health_check`` DAG."""
+
+    components: list[Component] = Field(
+        default_factory=lambda: list(ALL_COMPONENTS),
+        min_length=1,
+        description="Components to check. Default: all of them.",
+    )
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    component: str
+    status: Status
+    detail: str
+    latency_ms: int | None = None
+
+
+class HealthCheckFailed(RuntimeError):
+    """Raised after recording, naming every component that is down and why."""
+
+    def __init__(self, down: Sequence[ComponentHealth]) -> None:
+        self.down = list(down)
+        names = ", ".join(result.component for result in down)
+        reasons = "; ".join(f"{result.component}: {result.detail}" for result in down)
+        super().__init__(f"health check failed, down: {names} ({reasons})")
+
+
+class ProbePath(Protocol):
+    """What the object-store check needs: ``pathlib.Path`` and Airflow's ``ObjectStoragePath`` fit."""
+
+    @property
+    def parent(self) -> Any: ...
+    def __truediv__(self, key: str) -> ProbePath: ...
+    def write_text(self, data: str) -> Any: ...
+    def read_text(self) -> str: ...
+    def unlink(self) -> None: ...
+
+
+def measure(component: str, check: Callable[[], ComponentHealth]) -> ComponentHealth:
+    """Run ``check``, timing it; an exception becomes a ``down`` result carrying its message."""
+    started = time.perf_counter()
+    try:
+        result = check()
+    except Exception as error:  # noqa: BLE001 - any failure means the component is down
+        result = ComponentHealth(component, "down", describe_error(error))
+    if result.status == "off":
+        return result
+    elapsed = round((time.perf_counter() - started) * 1000)
+    return ComponentHealth(result.component, result.status, result.detail, elapsed)
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: message`` of the root cause, on one line (SQLAlchemy's wrapper adds SQL and a link)."""
+    cause = getattr(error, "orig", None) or error
+    message = " ".join(str(cause).split())
+    return f"{type(cause).__name__}: {message}" if message else type(cause).__name__
+
+
+def check_warehouse(url: str | URL, *, connect_timeout_s: int = 5) -> ComponentHealth:
+    """Warehouse reachable read-only and migrated to the code's head revision.
+
+    A missing SQLite file is reported, never created.
+    """
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database or "")
+        if not path.is_file():
+            return ComponentHealth(
+                "warehouse", "down", f"SQLite file {path} does not exist (run `make migrate`)"
+            )
+    engine = make_engine(read_only_url(url), **_connect_args(url, connect_timeout_s))
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            return _schema_health(connection)
+    finally:
+        engine.dispose()
+
+
+def _schema_health(connection: Connection) -> ComponentHealth:
+    found, expected = current_revision(connection), head_revision()
+    if found != expected:
+        return ComponentHealth(
+            "warehouse",
+            "down",
+            f"schema at revision {found or 'none'}, code expects {expected} (run `make migrate`)",
+        )
+    return ComponentHealth("warehouse", "up", f"{connection.dialect.name}, schema {found}")
+
+
+def check_database(component: str, url: str | URL, *, connect_timeout_s: int = 5) -> ComponentHealth:
+    """Any SQL database answers ``SELECT 1`` (used for the Airflow metadata DB)."""
+    url = make_url(url)
+    engine = make_engine(read_only_url(url), **_connect_args(url, connect_timeout_s))
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+    return ComponentHealth(component, "up", url.get_backend_name())
+
+
+def check_object_store(root: ProbePath, *, probe_name: str) -> ComponentHealth:
+    """Write, read back and delete a small probe object under ``root``/_health/."""
+    probe = root / "_health" / probe_name
+    payload = f"probe {probe_name}"
+    ensure_parent(probe)
+    probe.write_text(payload)
+    try:
+        read = probe.read_text()
+    finally:
+        probe.unlink()
+    if read != payload:
+        return ComponentHealth("object_store", "down", f"probe {probe} read back different bytes")
+    return ComponentHealth("object_store", "up", str(root))
+
+
+class Pingable(Protocol):
+    def ping(self) -> Any: ...
+
+
+def check_cache(client: Pingable | None) -> ComponentHealth:
+    """Redis answers PING; ``None`` means this deployment runs without a cache."""
+    if client is None:
+        return ComponentHealth("cache", "off", "cache_backend is 'none': no cache configured")
+    if not client.ping():
+        return ComponentHealth("cache", "down", "PING did not answer PONG")
+    return ComponentHealth("cache", "up", "redis PING ok")
+
+
+def run_checks(checks: Mapping[str, Callable[[], ComponentHealth]]) -> list[ComponentHealth]:
+    return [measure(component, check) for component, check in checks.items()]
+
+
+def down_components(results: Iterable[ComponentHealth]) -> list[ComponentHealth]:
+    return [result for result in results if result.status == "down"]
+
+
+def record_health(
+    connection: Connection,
+    results: Iterable[ComponentHealth],
+    *,
+    run_id: str,
+    trace_id: str,
+    measured_at: datetime,
+) -> int:
+    """Store one row per component for the run; a retry of the run replaces its rows."""
+    rows = [
+        {
+            "run_id": run_id,
+            "trace_id": trace_id,
+            "component": result.component,
+            "status": result.status,
+            "latency_ms": result.latency_ms,
+            "detail": result.detail,
+            "measured_at": measured_at,
+        }
+        for result in results
+    ]
+    return upsert(connection, health_checks, rows, key=("run_id", "component"))
+
+
+def _connect_args(url: URL, timeout_s: int) -> dict[str, Any]:
+    if url.get_backend_name() == "postgresql":
+        return {"connect_args": {"connect_timeout": timeout_s}}
+    return {}

@@ -1,0 +1,14 @@
+"""The run-conf contract of every DAG: ``dag_id`` -> the pydantic model its conf must match.
+
+Backends that trigger runs validate their conf with these models before calling the REST API, and
+the DAG policy tests check each DAG's Params against its model. A new DAG adds its model here.
+"""
+
+from __future__ import annotations
+
+from spotify_agent.core.run_conf import RunConf
+from spotify_agent.maintenance.health import HealthCheckConf
+
+CONF_MODELS: dict[str, type[RunConf]] = {
+    "health_check": HealthCheckConf,
+}

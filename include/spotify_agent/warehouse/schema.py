@@ -1,0 +1,101 @@
+"""Warehouse tables as SQLAlchemy Core metadata.
+
+Migrations in ``migrations/versions`` create these tables; a test proves the migrated database and
+this metadata agree on both SQLite and PostgreSQL. A new table goes here *and* in a new migration.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Named constraints make migrations reproducible across dialects.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT on PostgreSQL, but INTEGER on SQLite so the key stays the rowid alias (auto-increment).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    # "task_attempt" for the listener's rows, else a domain action such as "health_recorded".
+    Column("action", String(64), nullable=False),
+    Column("dag_id", String(250), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("task_id", String(250), nullable=False, server_default=""),
+    Column("map_index", Integer, nullable=False, server_default="-1"),
+    Column("try_number", Integer, nullable=False, server_default="0"),
+    Column("trace_id", String(32), nullable=False),
+    # Who acted: the DAG owner for task attempts, the component for domain actions.
+    Column("actor", String(250), nullable=False, server_default=""),
+    Column("outcome", String(32), nullable=False),
+    Column("duration_ms", BigInteger, nullable=True),
+    # What the action touched; personal identifiers are hashed before they get here.
+    Column("entity_type", String(64), nullable=False, server_default=""),
+    Column("entity_key", String(250), nullable=False, server_default=""),
+    Column("counts", JSON(none_as_null=True), nullable=True),
+    Column("detail", Text, nullable=True),
+    # Re-running the same attempt or action rewrites its row instead of adding one.
+    UniqueConstraint(
+        "dag_id", "run_id", "task_id", "map_index", "try_number", "action", "entity_key",
+        name="uq_audit_log_attempt_action",
+    ),
+    Index("ix_audit_log_trace_id", "trace_id"),
+    Index("ix_audit_log_entity", "entity_type", "entity_key"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(128), nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
+    # json (valid JSON text), text (any other UTF-8) or base64 (bytes): nothing is lost.
+    Column("payload_encoding", String(8), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("field", String(250), nullable=True),
+    Column("dag_id", String(250), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("task_id", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("quarantined_at", DateTime(timezone=True), nullable=False),
+    # The same bad payload from the same source is kept once, whichever run saw it last.
+    UniqueConstraint("source", "payload_sha256"),
+)
+
+health_checks = Table(
+    "health_checks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("component", String(64), nullable=False),
+    # up, down, or off (not configured in this deployment).
+    Column("status", String(8), nullable=False),
+    Column("latency_ms", Integer, nullable=True),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("measured_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("run_id", "component"),
+)

@@ -1,0 +1,31 @@
+"""What a task needs to know about its run: ids, trace id and the run's reference time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from spotify_agent.core.quarantine import RunRef
+from spotify_agent.core.trace import InvalidTraceId, resolve_trace_id
+
+
+def trace_id_for(context: Any) -> str:
+    """The run's trace id: the caller's (``params.trace_id``) or one derived from the run id."""
+    dag_run = context["dag_run"]
+    given = (context.get("params") or {}).get("trace_id")
+    try:
+        return resolve_trace_id(given, dag_id=dag_run.dag_id, run_id=dag_run.run_id)
+    except InvalidTraceId:
+        # Validation of the conf reports it; the audit trail still needs an id.
+        return resolve_trace_id(None, dag_id=dag_run.dag_id, run_id=dag_run.run_id)
+
+
+def run_ref(context: Any) -> RunRef:
+    ti = context["ti"]
+    return RunRef(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, trace_id=trace_id_for(context))
+
+
+def run_time(context: Any) -> datetime:
+    """The run's reference time: its logical date, or when it was asked to run (manual runs)."""
+    dag_run = context["dag_run"]
+    return dag_run.logical_date or dag_run.run_after

@@ -1,0 +1,44 @@
+"""Shared DAG defaults: one place for owner, retries, timeouts and the approved tags."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+OWNER = "data-platform"
+START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+# Tags group DAGs in the UI and route alerts; the policy tests refuse anything else.
+APPROVED_TAGS = frozenset(
+    {
+        "spotify",
+        "ml",
+        "analytics",
+        "maintenance",
+        "ingest",
+        "content",
+        "reporting",
+        "gdpr",
+        "health",
+        "backup",
+    }
+)
+
+SPOTIFY_POOL = "spotify_api"
+
+
+def default_args(**overrides: Any) -> dict[str, Any]:
+    """``default_args`` for every DAG: retries with exponential backoff and a hard timeout.
+
+    Override per DAG where the job's rhythm differs (a 10-minute health check retries faster).
+    """
+    args: dict[str, Any] = {
+        "owner": OWNER,
+        "retries": 3,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": timedelta(minutes=30),
+    }
+    args.update(overrides)
+    return args

@@ -1,0 +1,91 @@
+"""Audit listener: one ``audit_log`` row per task attempt, and the trace id bound into log lines.
+
+Runs inside the task process (Airflow 3 calls task-instance listeners from the task runner). A
+broken warehouse must not fail the task it observes, so errors are logged, not raised; the
+``health_check`` DAG is what reports the warehouse down.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow.listeners import hookimpl
+from structlog.contextvars import bind_contextvars
+
+from spotify_agent.core.audit import TASK_ATTEMPT, AuditRecord, write_audit
+
+log = logging.getLogger(__name__)
+
+
+@hookimpl
+def on_task_instance_running(previous_state: Any, task_instance: Any) -> None:
+    context = _context(task_instance)
+    if context is not None:
+        bind_contextvars(trace_id=_trace_id(context))
+
+
+@hookimpl
+def on_task_instance_success(previous_state: Any, task_instance: Any) -> None:
+    _record(task_instance, "success")
+
+
+@hookimpl
+def on_task_instance_failed(previous_state: Any, task_instance: Any, error: Any) -> None:
+    # Called for attempts that will be retried too; the state tells them apart.
+    state = getattr(task_instance, "state", None)
+    outcome = "up_for_retry" if str(state) == "up_for_retry" else "failed"
+    _record(task_instance, outcome, detail=_one_line(error))
+
+
+@hookimpl
+def on_task_instance_skipped(previous_state: Any, task_instance: Any) -> None:
+    _record(task_instance, "skipped")
+
+
+def _record(task_instance: Any, outcome: str, *, detail: str | None = None) -> None:
+    context = _context(task_instance)
+    if context is None:  # a state change made through the API server, not a task attempt
+        return
+    try:
+        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+
+        now = datetime.now(timezone.utc)
+        started = getattr(task_instance, "start_date", None)
+        record = AuditRecord(
+            action=TASK_ATTEMPT,
+            dag_id=task_instance.dag_id,
+            run_id=task_instance.run_id,
+            task_id=task_instance.task_id,
+            map_index=task_instance.map_index if task_instance.map_index is not None else -1,
+            try_number=task_instance.try_number,
+            trace_id=_trace_id(context),
+            actor=str(getattr(task_instance.task, "owner", "") or ""),
+            outcome=outcome,
+            occurred_at=now,
+            duration_ms=round((now - started).total_seconds() * 1000) if started else None,
+            detail=detail,
+        )
+        with WarehouseHook().get_engine().begin() as connection:
+            write_audit(connection, [record])
+    except Exception:
+        log.exception("could not write the audit row for %s", task_instance.task_id)
+
+
+def _context(task_instance: Any) -> Any:
+    get_context = getattr(task_instance, "get_template_context", None)
+    return get_context() if get_context is not None else None
+
+
+def _trace_id(context: Any) -> str:
+    from spotify_agent_airflow.context import trace_id_for
+
+    return trace_id_for(context)
+
+
+def _one_line(error: Any) -> str | None:
+    if error is None:
+        return None
+    text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+    return " ".join(text.split())[:2000]

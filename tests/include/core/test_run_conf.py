@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Literal
+
+import jsonschema
+import pytest
+from pydantic import Field
+
+from spotify_agent.core.run_conf import InvalidRunConf, RunConf, field_schemas
+
+
+class ExampleConf(RunConf):
+    components: list[Literal["warehouse", "cache"]] = Field(
+        default_factory=lambda: ["warehouse", "cache"], min_length=1, description="what to check"
+    )
+    window_days: int = Field(default=7, ge=1, le=90)
+    note: str | None = None
+
+
+def test_parse_applies_defaults_and_keeps_given_values() -> None:
+    conf = ExampleConf.parse({"window_days": 30})
+    assert conf.window_days == 30
+    assert conf.components == ["warehouse", "cache"]
+    assert conf.trace_id is None
+
+
+def test_parse_names_every_bad_field() -> None:
+    with pytest.raises(InvalidRunConf) as caught:
+        ExampleConf.parse(
+            {"components": ["warehouse", "disk"], "window_days": 0, "trace_id": "XYZ", "colour": "red"}
+        )
+    message = str(caught.value)
+    assert "components[1]" in message and "'disk'" in message
+    assert "window_days" in message
+    assert "trace_id" in message
+    assert "colour: Extra inputs are not permitted" in message
+    assert len(caught.value.problems) == 4
+
+
+def test_blank_form_fields_mean_not_given() -> None:
+    assert ExampleConf.parse({"trace_id": "", "note": ""}).note is None
+
+
+def test_field_schemas_accept_and_refuse_what_the_model_does() -> None:
+    schemas = field_schemas(ExampleConf)
+    assert set(schemas) == {"trace_id", "components", "window_days", "note"}
+    assert schemas["note"]["type"] == ["string", "null"]
+    assert schemas["trace_id"]["type"] == ["string", "null"]
+    good = {"components": ["cache"], "window_days": 90, "note": None, "trace_id": "a" * 32}
+    bad = {"components": ["disk"], "window_days": 91, "note": 3, "trace_id": "A" * 32}
+    for name, schema in schemas.items():
+        jsonschema.validate(good[name], schema)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad[name], schema)
