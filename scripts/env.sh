@@ -2,6 +2,8 @@
 #   . scripts/env.sh && airflow dags list
 # Every value can be overridden by exporting it before sourcing this file.
 PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)"
+# Airflow starts its components as `airflow ...` subprocesses: the venv must be on PATH.
+case ":$PATH:" in *":$PROJECT_DIR/.venv/bin:"*) ;; *) export PATH="$PROJECT_DIR/.venv/bin:$PATH" ;; esac
 export SPOTIFY_AGENT_HOME="${SPOTIFY_AGENT_HOME:-$PROJECT_DIR}"
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$PROJECT_DIR/var/airflow}"
 export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$PROJECT_DIR/dags}"

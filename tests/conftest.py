@@ -37,7 +37,9 @@ os.environ.update(
 )
 (_TEST_HOME / "airflow").mkdir(parents=True, exist_ok=True)
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -158,7 +160,9 @@ class AirflowHome:
     warehouse_path: Path
     objects_path: Path
 
-    def run(self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             list(args),
             env={**self.env, **(extra_env or {})},
@@ -199,7 +203,13 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> AirflowHome:
         }
     )
     ah = AirflowHome(home, env, root / "warehouse.db", root / "objects")
-    for step in (("airflow", "db", "migrate"), ("cli", "apply-settings"), ("cli", "migrate-warehouse")):
+    for step in (
+        ("airflow", "db", "migrate"),
+        ("cli", "apply-settings"),
+        ("cli", "migrate-warehouse"),
+    ):
         result = ah.airflow(*step[1:]) if step[0] == "airflow" else ah.cli(*step[1:])
-        assert result.returncode == 0, f"{' '.join(step)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        assert result.returncode == 0, (
+            f"{' '.join(step)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     return ah

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -38,7 +38,7 @@ def audit_action(
                 trace_id=trace_id_for(context),
                 actor=ti.task_id,
                 outcome=outcome,
-                occurred_at=datetime.now(timezone.utc),
+                occurred_at=datetime.now(UTC),
                 counts=counts,
                 entity_type=entity_type,
                 entity_key=entity_key,

@@ -39,7 +39,7 @@ def cmd_apply_settings(args: argparse.Namespace) -> int:
 
 def _warehouse_url(conn_id: str) -> URL:
     """The warehouse URL from outside a task: connections come from the metadata DB or secrets."""
-    from airflow.models import Connection
+    from airflow.models.connection import Connection
 
     from spotify_agent_airflow.hooks.warehouse import warehouse_url
 
@@ -78,7 +78,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for dag_id in args.dags or DEMO_DAGS:
         trace_id = secrets.token_hex(16)
         log_path = log_dir / f"{dag_id}.log"
-        print(f"running {dag_id} with `airflow dags test` (log: {log_path.relative_to(project_dir())})")
+        print(
+            f"running {dag_id} with `airflow dags test` (log: {log_path.relative_to(project_dir())})"
+        )
         started = time.monotonic()
         with log_path.open("w") as log_file:
             completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
@@ -103,7 +105,9 @@ def demo_summary(runs: list[DemoRun]) -> str:
 
     url = _warehouse_url("warehouse_default")
     lines = ["spotify-agent demo summary", ""]
-    lines.append(f"  {'dag':<24} {'state':<8} {'tasks ok':>9} {'rows written':>13} {'secs':>6}  trace id")
+    lines.append(
+        f"  {'dag':<24} {'state':<8} {'tasks ok':>9} {'rows written':>13} {'secs':>6}  trace id"
+    )
     with shared_engine(url).connect() as connection:
         for run in runs:
             attempts = connection.execute(
@@ -151,10 +155,14 @@ def _airflow() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spotify_agent_airflow.cli", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m spotify_agent_airflow.cli", description=__doc__
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    apply = commands.add_parser("apply-settings", help="apply airflow_settings.yaml to this Airflow")
+    apply = commands.add_parser(
+        "apply-settings", help="apply airflow_settings.yaml to this Airflow"
+    )
     apply.add_argument("--file", default=str(project_dir() / "airflow_settings.yaml"))
     apply.set_defaults(func=cmd_apply_settings)
 

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowFailException
+
 from spotify_agent.core.run_conf import InvalidRunConf, RunConf, field_schemas
 
 ConfT = TypeVar("ConfT", bound=RunConf)

@@ -22,10 +22,13 @@ def trace_id_for(context: Any) -> str:
 
 def run_ref(context: Any) -> RunRef:
     ti = context["ti"]
-    return RunRef(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, trace_id=trace_id_for(context))
+    return RunRef(
+        dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, trace_id=trace_id_for(context)
+    )
 
 
 def run_time(context: Any) -> datetime:
     """The run's reference time: its logical date, or when it was asked to run (manual runs)."""
     dag_run = context["dag_run"]
-    return dag_run.logical_date or dag_run.run_after
+    reference: datetime = dag_run.logical_date or dag_run.run_after
+    return reference

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from spotify_agent_airflow.hooks.cache import CacheHook
-from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 from spotify_agent_airflow.listeners import audit
 
 
 class SpotifyAgentPlugin(AirflowPlugin):
     name = "spotify_agent"
     listeners = [audit]
-    hooks = [WarehouseHook, CacheHook]

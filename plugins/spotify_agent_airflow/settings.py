@@ -28,14 +28,19 @@ class ApplyReport:
 
 
 def apply_settings(settings: AirflowSettings) -> ApplyReport:
-    from airflow.models import Connection, Pool, Variable
+    # Writing to the metadata DB is an admin task: it needs Airflow's ORM models, not the Task SDK.
+    from airflow.models.connection import Connection
+    from airflow.models.pool import Pool
+    from airflow.models.variable import Variable
     from airflow.utils.session import create_session
 
     report = ApplyReport()
     with create_session() as session:
         for spec in settings.connections:
             wanted = _connection_fields(spec)
-            existing = session.query(Connection).filter(Connection.conn_id == spec.conn_id).one_or_none()
+            existing = (
+                session.query(Connection).filter(Connection.conn_id == spec.conn_id).one_or_none()
+            )
             name = f"connection {spec.conn_id}"
             if existing is None:
                 session.add(Connection(conn_id=spec.conn_id, **wanted))
@@ -72,7 +77,7 @@ def apply_settings(settings: AirflowSettings) -> ApplyReport:
             variable = session.query(Variable).filter(Variable.key == key).one_or_none()
             name = f"variable {key}"
             if variable is None:
-                session.add(Variable(key=key, val=value))
+                session.add(Variable(key=key, val=value))  # type: ignore[no-untyped-call]
                 report.created.append(name)
             elif variable.val != value:
                 variable.val = value

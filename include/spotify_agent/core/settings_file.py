@@ -101,12 +101,16 @@ def parse_settings(document: Any, env: Mapping[str, str] | None = None) -> Airfl
     # Astro's template ships empty entries (every key blank) as examples: ignore those.
     for section in ("connections", "pools", "variables"):
         entries = body.get(section) or []
-        body[section] = [entry for entry in entries if any(v not in (None, "") for v in entry.values())]
+        body[section] = [
+            entry for entry in entries if any(v not in (None, "") for v in entry.values())
+        ]
     body = expand_env(body, os.environ if env is None else env)
     try:
         return AirflowSettings.model_validate(body)
     except ValidationError as error:
-        raise SettingsError("; ".join(f"airflow.{line}" for line in describe_errors(error))) from None
+        raise SettingsError(
+            "; ".join(f"airflow.{line}" for line in describe_errors(error))
+        ) from None
 
 
 def load_settings(path: Path, env: Mapping[str, str] | None = None) -> AirflowSettings:

@@ -20,7 +20,6 @@ from sqlalchemy.engine import URL, make_url
 from spotify_agent.core.objects import ensure_parent
 from spotify_agent.core.run_conf import RunConf
 from spotify_agent.warehouse.engine import make_engine, read_only_url
-from spotify_agent.warehouse.migrate import current_revision, head_revision
 from spotify_agent.warehouse.schema import health_checks
 from spotify_agent.warehouse.upsert import upsert
 
@@ -110,6 +109,9 @@ def check_warehouse(url: str | URL, *, connect_timeout_s: int = 5) -> ComponentH
 
 
 def _schema_health(connection: Connection) -> ComponentHealth:
+    # Alembic is imported here, not at module level: DAG files import this module's conf model.
+    from spotify_agent.warehouse.migrate import current_revision, head_revision
+
     found, expected = current_revision(connection), head_revision()
     if found != expected:
         return ComponentHealth(
@@ -120,7 +122,9 @@ def _schema_health(connection: Connection) -> ComponentHealth:
     return ComponentHealth("warehouse", "up", f"{connection.dialect.name}, schema {found}")
 
 
-def check_database(component: str, url: str | URL, *, connect_timeout_s: int = 5) -> ComponentHealth:
+def check_database(
+    component: str, url: str | URL, *, connect_timeout_s: int = 5
+) -> ComponentHealth:
     """Any SQL database answers ``SELECT 1`` (used for the Airflow metadata DB)."""
     url = make_url(url)
     engine = make_engine(read_only_url(url), **_connect_args(url, connect_timeout_s))
@@ -130,6 +134,28 @@ def check_database(component: str, url: str | URL, *, connect_timeout_s: int = 5
     finally:
         engine.dispose()
     return ComponentHealth(component, "up", url.get_backend_name())
+
+
+def check_airflow_api(base_url: str, *, timeout_s: float = 5.0) -> ComponentHealth:
+    """The metadata DB as the Airflow API server sees it (``/api/v2/monitor/health``).
+
+    Airflow 3 blocks database access from task processes, so a scheduled health check asks the
+    API server, which also reports scheduler, triggerer and DAG processor heartbeats.
+    """
+    import httpx
+
+    url = base_url.rstrip("/") + "/api/v2/monitor/health"
+    response = httpx.get(url, timeout=timeout_s)
+    response.raise_for_status()
+    report = response.json()
+    status = (report.get("metadatabase") or {}).get("status")
+    others = ", ".join(
+        f"{name} {part.get('status')}"
+        for name, part in sorted(report.items())
+        if name != "metadatabase" and isinstance(part, dict)
+    )
+    detail = f"via {url}: metadatabase {status}" + (f"; {others}" if others else "")
+    return ComponentHealth("metadata_db", "up" if status == "healthy" else "down", detail)
 
 
 def check_object_store(root: ProbePath, *, probe_name: str) -> ComponentHealth:

@@ -58,7 +58,13 @@ audit_log = Table(
     Column("detail", Text, nullable=True),
     # Re-running the same attempt or action rewrites its row instead of adding one.
     UniqueConstraint(
-        "dag_id", "run_id", "task_id", "map_index", "try_number", "action", "entity_key",
+        "dag_id",
+        "run_id",
+        "task_id",
+        "map_index",
+        "try_number",
+        "action",
+        "entity_key",
         name="uq_audit_log_attempt_action",
     ),
     Index("ix_audit_log_trace_id", "trace_id"),

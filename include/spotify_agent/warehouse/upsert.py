@@ -32,6 +32,7 @@ def upsert(
     update = [column for column in (update if update is not None else columns) if column not in key]
 
     dialect = connection.dialect.name
+    insert: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         insert = postgresql.insert(table)
     elif dialect == "sqlite":

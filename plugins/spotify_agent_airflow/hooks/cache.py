@@ -36,7 +36,7 @@ class CacheHook(BaseHook):
         return str(Variable.get(CACHE_BACKEND_VARIABLE, default="none")).lower() == "redis"
 
     @cached_property
-    def client(self) -> redis.Redis:
+    def client(self) -> redis.Redis[bytes]:
         import redis
 
         connection = self.get_connection(self.redis_conn_id)

@@ -8,7 +8,7 @@ broken warehouse must not fail the task it observes, so errors are logged, not r
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.listeners import hookimpl
@@ -51,7 +51,7 @@ def _record(task_instance: Any, outcome: str, *, detail: str | None = None) -> N
     try:
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         started = getattr(task_instance, "start_date", None)
         record = AuditRecord(
             action=TASK_ATTEMPT,

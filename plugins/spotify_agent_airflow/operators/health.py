@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator, conf
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from spotify_agent.maintenance.health import (
     ComponentHealth,
     HealthCheckConf,
     HealthCheckFailed,
+    check_airflow_api,
     check_cache,
     check_database,
     check_object_store,
@@ -29,6 +32,27 @@ from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 from spotify_agent_airflow.object_store import object_store_root
 
 log = logging.getLogger(__name__)
+
+
+def check_metadata_db() -> ComponentHealth:
+    """Ask the metadata DB directly where this process may (``airflow dags test``), else the API server.
+
+    Task processes started by a scheduler get a deliberately unusable ``sql_alchemy_conn``.
+    """
+    try:
+        url = make_url(conf.get("database", "sql_alchemy_conn", fallback=""))
+    except ArgumentError:
+        return check_airflow_api(api_base_url())
+    return check_database("metadata_db", url)
+
+
+def api_base_url() -> str:
+    """The API server's base URL: ``[api] base_url``, else the execution API's host."""
+    base = conf.get("api", "base_url", fallback="") or ""
+    if base:
+        return base
+    execution = conf.get("core", "execution_api_server_url", fallback="") or ""
+    return execution.removesuffix("/").removesuffix("/execution") or "http://localhost:8080"
 
 
 class HealthCheckOperator(BaseOperator):
@@ -53,9 +77,7 @@ class HealthCheckOperator(BaseOperator):
             "warehouse": lambda: check_warehouse(warehouse.url),
             "object_store": lambda: check_object_store(object_store_root(), probe_name=probe_name),
             "cache": lambda: check_cache(CacheHook().client if CacheHook.enabled() else None),
-            "metadata_db": lambda: check_database(
-                "metadata_db", conf.get("database", "sql_alchemy_conn")
-            ),
+            "metadata_db": check_metadata_db,
         }
         results = run_checks({name: available[name] for name in run_conf.components})
         for result in results:
@@ -87,7 +109,7 @@ class HealthCheckOperator(BaseOperator):
                     results,
                     run_id=context["ti"].run_id,
                     trace_id=trace_id_for(context),
-                    measured_at=datetime.now(timezone.utc),
+                    measured_at=datetime.now(UTC),
                 )
                 audit_action(
                     connection,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -9,14 +9,20 @@ from spotify_agent.core.audit import AuditRecord, pseudonymise, write_audit
 from spotify_agent.core.quarantine import QuarantinedItem, RunRef, decode_payload, quarantine_items
 from spotify_agent.warehouse.schema import audit_log, quarantine
 
-AT = datetime(2026, 11, 26, 4, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)
 RUN = RunRef(dag_id="ingest", run_id="scheduled__2026-11-26", task_id="parse", trace_id="a" * 32)
 
 
 def _attempt(outcome: str, try_number: int, **overrides: object) -> AuditRecord:
     fields: dict[str, object] = dict(
-        action="task_attempt", dag_id="ingest", run_id="r1", task_id="parse", try_number=try_number,
-        trace_id="a" * 32, outcome=outcome, occurred_at=AT,
+        action="task_attempt",
+        dag_id="ingest",
+        run_id="r1",
+        task_id="parse",
+        try_number=try_number,
+        trace_id="a" * 32,
+        outcome=outcome,
+        occurred_at=AT,
     )
     fields.update(overrides)
     return AuditRecord(**fields)  # type: ignore[arg-type]
@@ -25,13 +31,22 @@ def _attempt(outcome: str, try_number: int, **overrides: object) -> AuditRecord:
 def test_each_attempt_is_one_row_and_rewriting_an_attempt_replaces_it(warehouse) -> None:
     with warehouse.begin() as connection:
         write_audit(connection, [_attempt("up_for_retry", 1), _attempt("success", 2)])
-        write_audit(connection, [_attempt("success", 2, duration_ms=1200, counts={"rows_written": 5})])
+        write_audit(
+            connection, [_attempt("success", 2, duration_ms=1200, counts={"rows_written": 5})]
+        )
     with warehouse.connect() as connection:
         rows = connection.execute(
-            select(audit_log.c.try_number, audit_log.c.outcome, audit_log.c.duration_ms, audit_log.c.counts)
-            .order_by(audit_log.c.try_number)
+            select(
+                audit_log.c.try_number,
+                audit_log.c.outcome,
+                audit_log.c.duration_ms,
+                audit_log.c.counts,
+            ).order_by(audit_log.c.try_number)
         ).all()
-    assert [tuple(row) for row in rows] == [(1, "up_for_retry", None, None), (2, "success", 1200, {"rows_written": 5})]
+    assert [tuple(row) for row in rows] == [
+        (1, "up_for_retry", None, None),
+        (2, "success", 1200, {"rows_written": 5}),
+    ]
 
 
 def test_naive_timestamps_are_refused() -> None:
@@ -48,7 +63,12 @@ def test_pseudonymised_keys_hide_the_identifier_but_stay_joinable() -> None:
 
 def test_quarantine_keeps_every_payload_losslessly_and_once(warehouse) -> None:
     items = [
-        QuarantinedItem("spotify.artist", {"id": "x", "popularity": "high"}, "popularity: not an int", "popularity"),
+        QuarantinedItem(
+            "spotify.artist",
+            {"id": "x", "popularity": "high"},
+            "popularity: not an int",
+            "popularity",
+        ),
         QuarantinedItem("spotify.artist", '{"id": "truncat', "invalid JSON: unterminated string"),
         QuarantinedItem("audio", b"\x00\xff\xfeRIFF", "not a wav file"),
     ]

@@ -27,7 +27,12 @@ def test_parse_applies_defaults_and_keeps_given_values() -> None:
 def test_parse_names_every_bad_field() -> None:
     with pytest.raises(InvalidRunConf) as caught:
         ExampleConf.parse(
-            {"components": ["warehouse", "disk"], "window_days": 0, "trace_id": "XYZ", "colour": "red"}
+            {
+                "components": ["warehouse", "disk"],
+                "window_days": 0,
+                "trace_id": "XYZ",
+                "colour": "red",
+            }
         )
     message = str(caught.value)
     assert "components[1]" in message and "'disk'" in message

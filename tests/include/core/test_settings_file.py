@@ -12,7 +12,9 @@ PROJECT_DIR = Path(__file__).resolve().parents[3]
 def test_project_settings_file_declares_what_the_dags_need() -> None:
     settings = load_settings(PROJECT_DIR / "airflow_settings.yaml", env={})
     connections = {c.conn_id: c for c in settings.connections}
-    assert {"warehouse_default", "spotify_default", "aws_default", "redis_default"} <= set(connections)
+    assert {"warehouse_default", "spotify_default", "aws_default", "redis_default"} <= set(
+        connections
+    )
     assert connections["warehouse_default"].conn_host == "var/warehouse.db"
     assert connections["redis_default"].conn_port == 6379
     assert [p.pool_name for p in settings.pools] == ["spotify_api"]
@@ -31,7 +33,9 @@ def test_environment_overrides_defaults_in_values() -> None:
 
 
 def test_unset_variable_without_default_is_an_error_naming_it() -> None:
-    document = {"airflow": {"variables": [{"variable_name": "x", "variable_value": "${NOT_SET_ANYWHERE}"}]}}
+    document = {
+        "airflow": {"variables": [{"variable_name": "x", "variable_value": "${NOT_SET_ANYWHERE}"}]}
+    }
     with pytest.raises(SettingsError, match="NOT_SET_ANYWHERE"):
         parse_settings(document, env={})
 

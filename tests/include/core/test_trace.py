@@ -22,7 +22,13 @@ def test_caller_trace_id_wins_over_derived_one() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["4BF92F3577B34DA6A3CE929D0E0E4736", "4bf92f35", "0" * 32, "g" * 32, "4bf92f3577b34da6a3ce929d0e0e4736 "],
+    [
+        "4BF92F3577B34DA6A3CE929D0E0E4736",
+        "4bf92f35",
+        "0" * 32,
+        "g" * 32,
+        "4bf92f3577b34da6a3ce929d0e0e4736 ",
+    ],
 )
 def test_malformed_trace_ids_are_refused(bad: str) -> None:
     with pytest.raises(InvalidTraceId, match="trace_id"):

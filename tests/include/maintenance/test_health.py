@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from spotify_agent.maintenance.health import (
     ComponentHealth,
     HealthCheckFailed,
+    check_airflow_api,
     check_cache,
     check_database,
     check_object_store,
@@ -115,14 +116,75 @@ def test_failure_message_names_every_down_component() -> None:
 
 
 def test_recording_twice_for_the_same_run_keeps_one_row_per_component(warehouse) -> None:
-    at = datetime(2026, 11, 26, tzinfo=timezone.utc)
-    first = [ComponentHealth("warehouse", "up", "ok", 3), ComponentHealth("cache", "down", "refused", 1)]
-    retry = [ComponentHealth("warehouse", "up", "ok", 2), ComponentHealth("cache", "up", "PING ok", 1)]
+    at = datetime(2026, 11, 26, tzinfo=UTC)
+    first = [
+        ComponentHealth("warehouse", "up", "ok", 3),
+        ComponentHealth("cache", "down", "refused", 1),
+    ]
+    retry = [
+        ComponentHealth("warehouse", "up", "ok", 2),
+        ComponentHealth("cache", "up", "PING ok", 1),
+    ]
     with warehouse.begin() as connection:
         record_health(connection, first, run_id="r", trace_id="c" * 32, measured_at=at)
         record_health(connection, retry, run_id="r", trace_id="c" * 32, measured_at=at)
     with warehouse.connect() as connection:
         rows = connection.execute(
-            select(health_checks.c.component, health_checks.c.status).order_by(health_checks.c.component)
+            select(health_checks.c.component, health_checks.c.status).order_by(
+                health_checks.c.component
+            )
         ).all()
     assert [tuple(r) for r in rows] == [("cache", "up"), ("warehouse", "up")]
+
+
+class _MonitorServer:
+    """A real HTTP server on loopback answering /api/v2/monitor/health like Airflow's API server."""
+
+    def __init__(self, report: dict[str, object]) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        body = json.dumps(report).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                found = self.path == "/api/v2/monitor/health"
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body if found else b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_metadata_db_through_the_api_server_monitor() -> None:
+    healthy = _MonitorServer(
+        {
+            "metadatabase": {"status": "healthy"},
+            "scheduler": {"status": "healthy", "latest_scheduler_heartbeat": "x"},
+        }
+    )
+    unhealthy = _MonitorServer({"metadatabase": {"status": "unhealthy"}})
+    try:
+        up = check_airflow_api(healthy.url)
+        assert up.status == "up"
+        assert (
+            up.detail
+            == f"via {healthy.url}/api/v2/monitor/health: metadatabase healthy; scheduler healthy"
+        )
+        assert check_airflow_api(unhealthy.url + "/").status == "down"
+    finally:
+        healthy.close()
+        unhealthy.close()
+    result = measure("metadata_db", lambda: check_airflow_api("http://127.0.0.1:1", timeout_s=2))
+    assert result.status == "down" and "ConnectError" in result.detail

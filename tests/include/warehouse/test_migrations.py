@@ -18,7 +18,9 @@ def test_migrations_build_exactly_the_declared_schema(database_url: str) -> None
     engine.dispose()
 
 
-def test_upgrade_is_a_no_op_the_second_time_and_downgrade_removes_everything(database_url: str) -> None:
+def test_upgrade_is_a_no_op_the_second_time_and_downgrade_removes_everything(
+    database_url: str,
+) -> None:
     engine = make_engine(database_url)
     upgrade(engine)
     assert upgrade(engine) == (head_revision(), head_revision())

@@ -39,7 +39,13 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
         sa.UniqueConstraint(
-            "dag_id", "run_id", "task_id", "map_index", "try_number", "action", "entity_key",
+            "dag_id",
+            "run_id",
+            "task_id",
+            "map_index",
+            "try_number",
+            "action",
+            "entity_key",
             name="uq_audit_log_attempt_action",
         ),
     )

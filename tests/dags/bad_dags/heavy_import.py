@@ -1,0 +1,26 @@
+"""A DAG file that imports pandas at top level: every parse pays for it."""
+
+import pandas  # noqa: F401
+from airflow.sdk import dag, task
+
+from spotify_agent.core.run_conf import RunConf
+from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.defaults import START_DATE, default_args
+
+
+@dag(
+    schedule=None,
+    start_date=START_DATE,
+    default_args=default_args(),
+    tags=["analytics"],
+    params=conf_params(RunConf),
+    doc_md=__doc__,
+)
+def heavy_import() -> None:
+    @task
+    def work() -> None: ...
+
+    work()
+
+
+heavy_import()

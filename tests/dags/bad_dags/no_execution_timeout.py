@@ -1,0 +1,25 @@
+"""A DAG whose task can run forever."""
+
+from airflow.sdk import dag, task
+
+from spotify_agent.core.run_conf import RunConf
+from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.defaults import START_DATE, default_args
+
+
+@dag(
+    schedule=None,
+    start_date=START_DATE,
+    default_args=default_args(execution_timeout=None),
+    tags=["maintenance"],
+    params=conf_params(RunConf),
+    doc_md=__doc__,
+)
+def no_execution_timeout() -> None:
+    @task
+    def work() -> None: ...
+
+    work()
+
+
+no_execution_timeout()

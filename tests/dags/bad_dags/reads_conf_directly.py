@@ -1,0 +1,26 @@
+"""A DAG that reads dag_run.conf behind its Params' back."""
+
+from airflow.sdk import dag, get_current_context, task
+
+from spotify_agent.core.run_conf import RunConf
+from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.defaults import START_DATE, default_args
+
+
+@dag(
+    schedule=None,
+    start_date=START_DATE,
+    default_args=default_args(),
+    tags=["maintenance"],
+    params=conf_params(RunConf),
+    doc_md=__doc__,
+)
+def reads_conf_directly() -> None:
+    @task
+    def work() -> int:
+        return int(get_current_context()["dag_run"].conf["limit"])
+
+    work()
+
+
+reads_conf_directly()

@@ -1,0 +1,25 @@
+"""A DAG whose Params do not match its run-conf model (an extra, untyped key)."""
+
+from airflow.sdk import Param, dag, task
+
+from spotify_agent.core.run_conf import RunConf
+from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.defaults import START_DATE, default_args
+
+
+@dag(
+    schedule=None,
+    start_date=START_DATE,
+    default_args=default_args(),
+    tags=["maintenance"],
+    params={**conf_params(RunConf), "limit": Param(10, type="integer")},
+    doc_md=__doc__,
+)
+def undeclared_params() -> None:
+    @task
+    def work() -> None: ...
+
+    work()
+
+
+undeclared_params()

@@ -1,0 +1,136 @@
+"""health_check end to end with `airflow dags test`, as a developer and `make demo` run it."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import make_url
+
+from spotify_agent.warehouse.engine import make_engine
+from spotify_agent.warehouse.migrate import upgrade
+from spotify_agent.warehouse.schema import audit_log, health_checks
+
+
+def _run(airflow_home, conf: dict[str, object], extra_env: dict[str, str] | None = None):
+    return airflow_home.airflow(
+        "dags", "test", "health_check", "--conf", json.dumps(conf), extra_env=extra_env
+    )
+
+
+def _rows(url: str, trace_id: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        health = dict(
+            connection.execute(
+                select(health_checks.c.component, health_checks.c.status).where(
+                    health_checks.c.trace_id == trace_id
+                )
+            ).all()
+        )
+        audit = [
+            tuple(row)
+            for row in connection.execute(
+                select(audit_log.c.action, audit_log.c.outcome)
+                .where(audit_log.c.trace_id == trace_id)
+                .order_by(audit_log.c.id)
+            )
+        ]
+    engine.dispose()
+    return health, audit
+
+
+def test_embedded_default_run_records_health_and_audit_under_the_callers_trace_id(
+    airflow_home,
+) -> None:
+    trace_id = secrets.token_hex(16)
+    result = _run(airflow_home, {"trace_id": trace_id})
+    assert result.returncode == 0, result.stdout[-4000:]
+    health, audit = _rows(f"sqlite:///{airflow_home.warehouse_path}", trace_id)
+    assert health == {"warehouse": "up", "object_store": "up", "cache": "off", "metadata_db": "up"}
+    assert audit == [("health_recorded", "up"), ("task_attempt", "success")]
+    # The trace id is bound into the task's log lines.
+    assert f"trace_id={trace_id}" in result.stdout
+    assert not list((airflow_home.objects_path / "_health").iterdir())
+
+
+def test_production_like_setup_postgres_s3_and_redis(
+    airflow_home, postgres_database, s3_server, redis_url
+) -> None:
+    pg = make_url(postgres_database)
+    engine = make_engine(postgres_database)
+    upgrade(engine)
+    engine.dispose()
+    redis = make_url(redis_url.replace("redis://", "redis+x://"))
+    env = {
+        "AIRFLOW_CONN_WAREHOUSE_DEFAULT": json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": pg.host,
+                "port": pg.port,
+                "login": pg.username,
+                "schema": pg.database,
+            }
+        ),
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": s3_server.endpoint_url, "region_name": "eu-west-1"},
+            }
+        ),
+        "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(
+            {
+                "conn_type": "redis",
+                "host": redis.host,
+                "port": redis.port,
+                "extra": {"db": int(redis.database or 0)},
+            }
+        ),
+        "AIRFLOW_VAR_OBJECT_STORE_URL": f"s3://{s3_server.bucket}/prod-like",
+        "AIRFLOW_VAR_CACHE_BACKEND": "redis",
+    }
+    trace_id = secrets.token_hex(16)
+    result = _run(airflow_home, {"trace_id": trace_id}, extra_env=env)
+    assert result.returncode == 0, result.stdout[-4000:]
+    health, audit = _rows(postgres_database, trace_id)
+    assert health == {"warehouse": "up", "object_store": "up", "cache": "up", "metadata_db": "up"}
+    assert ("task_attempt", "success") in audit
+
+
+def test_unreadable_warehouse_fails_naming_it_after_retries(airflow_home, tmp_path: Path) -> None:
+    corrupt = tmp_path / "warehouse.db"
+    corrupt.write_bytes(b"not a database, just bytes" * 200)
+    env = {
+        "AIRFLOW_CONN_WAREHOUSE_DEFAULT": json.dumps({"conn_type": "sqlite", "host": str(corrupt)})
+    }
+    result = _run(airflow_home, {"components": ["warehouse", "object_store"]}, extra_env=env)
+    assert result.returncode != 0
+    assert (
+        "health check failed, down: warehouse (warehouse: DatabaseError: file is not a database)"
+        in result.stdout
+    )
+    # Retried as configured (2 retries), each attempt re-measuring.
+    assert result.stdout.count("health check failed, down: warehouse") >= 3
+
+
+def test_conf_outside_the_params_is_refused_before_the_run(airflow_home) -> None:
+    result = _run(airflow_home, {"components": ["disk"]})
+    assert result.returncode != 0
+    assert "Invalid input for param components" in result.stdout + result.stderr
+    assert "'disk' is not one of" in result.stdout + result.stderr
+
+
+def test_undeclared_conf_key_fails_the_task_once_naming_it(airflow_home) -> None:
+    result = _run(airflow_home, {"components": ["cache"], "component": "typo"})
+    assert result.returncode != 0
+    assert (
+        "invalid run conf for HealthCheckConf: component: Extra inputs are not permitted"
+        in result.stdout
+    )
+    assert result.stdout.count("Extra inputs are not permitted") <= 3, (
+        "bad conf must not be retried"
+    )

@@ -1,0 +1,78 @@
+"""Every DAG keeps the project's policy, and the policy checks catch each kind of bad DAG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spotify_agent.core.run_conf import RunConf
+from spotify_agent.run_confs import CONF_MODELS
+from tests.dags.policy import dag_violations, heavy_modules_after_parsing, load_dagbag
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+BAD_DAGS_DIR = Path(__file__).with_name("bad_dags")
+
+# Each bad fixture breaks exactly one rule.
+BAD_DAG_RULES = {
+    "no_owner": "owner",
+    "unapproved_tag": "tags",
+    "low_retries": "retries",
+    "no_execution_timeout": "execution_timeout",
+    "no_doc_md": "doc_md",
+    "undeclared_params": "params",
+    "reads_conf_directly": "conf",
+    "spotify_without_pool": "pool",
+}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    return load_dagbag(DAGS_DIR)
+
+
+def test_every_dag_file_imports_without_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}
+    assert dagbag.dags, "no DAGs found"
+
+
+def test_every_dag_keeps_the_policy(dagbag) -> None:
+    problems = {dag_id: dag_violations(dag, CONF_MODELS) for dag_id, dag in dagbag.dags.items()}
+    assert {dag_id: found for dag_id, found in problems.items() if found} == {}
+
+
+def test_one_dag_per_file_named_after_it(dagbag) -> None:
+    for dag_id, dag in dagbag.dags.items():
+        assert Path(dag.fileloc).stem == dag_id
+        assert Path(dag.fileloc).parent.parent == DAGS_DIR, "DAGs live in dags/<domain>/"
+
+
+def test_every_dag_has_a_conf_model_and_every_model_a_dag(dagbag) -> None:
+    assert set(CONF_MODELS) == set(dagbag.dags)
+
+
+def test_parsing_all_dags_imports_no_heavy_library() -> None:
+    assert heavy_modules_after_parsing(DAGS_DIR) == []
+
+
+@pytest.mark.parametrize(("stem", "rule"), sorted(BAD_DAG_RULES.items()))
+def test_policy_catches_bad_dag(stem: str, rule: str) -> None:
+    dagbag = load_dagbag(BAD_DAGS_DIR / f"{stem}.py")
+    assert dagbag.import_errors == {}
+    dag = dagbag.dags[stem]
+    problems = dag_violations(dag, {**CONF_MODELS, stem: RunConf})
+    assert {problem.split(":", 1)[0] for problem in problems} == {rule}, problems
+
+
+def test_policy_catches_a_heavy_top_level_import() -> None:
+    path = BAD_DAGS_DIR / "heavy_import.py"
+    assert "pandas" in heavy_modules_after_parsing(path)
+    dag = load_dagbag(path).dags["heavy_import"]
+    assert dag_violations(dag, {**CONF_MODELS, "heavy_import": RunConf}) == []
+
+
+def test_policy_catches_an_import_error() -> None:
+    dagbag = load_dagbag(BAD_DAGS_DIR / "import_error.py")
+    assert dagbag.dags == {}
+    (message,) = dagbag.import_errors.values()
+    assert "NO_SUCH_DEFAULT" in message
