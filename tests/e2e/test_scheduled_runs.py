@@ -76,6 +76,26 @@ def running_airflow(airflow_home) -> Iterator[tuple[object, str]]:
                 process.kill()
 
 
+def _airflow_until_ok(env: dict[str, str], *args: str, timeout_s: float = 120) -> None:
+    """Run an airflow CLI command until it succeeds (the DAG may not be parsed yet)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("airflow")), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"airflow {' '.join(args)} kept failing:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+            )
+        time.sleep(2)
+
+
 def _wait_for_attempt(url: str, trace_id: str, timeout_s: float = 180) -> list[tuple[str, str]]:
     engine = create_engine(url)
     deadline = time.monotonic() + timeout_s
@@ -103,28 +123,11 @@ def test_scheduled_health_check_asks_the_api_server_for_the_metadata_db(
 ) -> None:
     env, base = running_airflow
     trace_id = secrets.token_hex(16)
-    # Wait until the DAG processor has serialized the DAG, then trigger as a person would.
-    deadline = time.monotonic() + 120
-    while True:
-        triggered = subprocess.run(
-            [
-                str(Path(sys.executable).with_name("airflow")),
-                "dags",
-                "trigger",
-                "health_check",
-                "--conf",
-                json.dumps({"trace_id": trace_id}),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if triggered.returncode == 0:
-            break
-        if time.monotonic() > deadline:
-            pytest.fail(triggered.stdout[-2000:] + triggered.stderr[-2000:])
-        time.sleep(3)
+    # As a person would: once the DAG processor has stored the DAG, unpause it and trigger.
+    _airflow_until_ok(env, "dags", "unpause", "health_check")
+    _airflow_until_ok(
+        env, "dags", "trigger", "health_check", "--conf", json.dumps({"trace_id": trace_id})
+    )
 
     warehouse_url = f"sqlite:///{airflow_home.warehouse_path}"
     assert ("task_attempt", "success") in _wait_for_attempt(warehouse_url, trace_id)
