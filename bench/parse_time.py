@@ -54,7 +54,9 @@ def dag_files() -> list[Path]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repeats (CI)")
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args()
@@ -69,7 +71,9 @@ def main() -> int:
             runs[path].append(parse_ms(path))
     baseline = statistics.median(baseline_runs)
 
-    print(f"DAG parse time, median of {repeats} fresh processes per file (baseline: {BASELINE_NAME})")
+    print(
+        f"DAG parse time, median of {repeats} fresh processes per file (baseline: {BASELINE_NAME})"
+    )
     print(f"{'file':<44} {'ms':>8} {'vs baseline':>12} {'ratio':>7}")
     print(f"{'bench/fixtures/baseline_dag.py':<44} {baseline:>8.1f} {'':>12} {'1.00x':>7}")
     verdicts = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from spotify_agent_airflow.retry import ProjectRetryPolicy
+
 OWNER = "data-platform"
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -28,7 +30,8 @@ SPOTIFY_POOL = "spotify_api"
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:
-    """``default_args`` for every DAG: retries with exponential backoff and a hard timeout.
+    """``default_args`` for every DAG: retries with exponential backoff, a hard timeout, and the
+    project's retry policy (``RetryLater`` waits as asked, ``PermanentFailure`` fails at once).
 
     Override per DAG where the job's rhythm differs (a 10-minute health check retries faster).
     """
@@ -39,6 +42,8 @@ def default_args(**overrides: Any) -> dict[str, Any]:
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
         "execution_timeout": timedelta(minutes=30),
+        # Honours a service's Retry-After and fails fast on errors retrying cannot fix.
+        "retry_policy": ProjectRetryPolicy(),
     }
     args.update(overrides)
     return args

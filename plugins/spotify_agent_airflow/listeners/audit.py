@@ -35,7 +35,7 @@ def on_task_instance_success(previous_state: Any, task_instance: Any) -> None:
 def on_task_instance_failed(previous_state: Any, task_instance: Any, error: Any) -> None:
     # Called for attempts that will be retried too; the state tells them apart.
     state = getattr(task_instance, "state", None)
-    outcome = "up_for_retry" if str(state) == "up_for_retry" else "failed"
+    outcome = "up_for_retry" if getattr(state, "value", state) == "up_for_retry" else "failed"
     _record(task_instance, outcome, detail=_one_line(error))
 
 
