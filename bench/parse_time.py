@@ -60,7 +60,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats (CI)")
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args()
-    repeats = args.repeats or (3 if args.quick else 9)
+    repeats = args.repeats or (5 if args.quick else 9)
 
     files = dag_files()
     baseline_runs: list[float] = []
