@@ -47,7 +47,12 @@ def _warehouse_url(conn_id: str) -> URL:
 
 
 def cmd_migrate_warehouse(args: argparse.Namespace) -> int:
+    import logging
+
     from spotify_agent.warehouse.migrate import upgrade
+
+    # Alembic narrates every step at INFO; the one-line result below says what happened.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from spotify_agent_airflow.hooks.warehouse import shared_engine
 
     url = _warehouse_url(args.conn_id)

@@ -1,0 +1,125 @@
+"""Calls the jobs make, over any spotipy-like client: tier-aware batching and paging.
+
+The extended tier has several-ids endpoints (50 artists or tracks per call); the development
+tier removed them, so the same helper falls back to one call per id. Paging follows ``next``
+links until the API stops giving one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, TypeVar
+
+from spotify_agent.core.quarantine import QuarantinedItem
+from spotify_agent.spotify.models import Artist, Parsed, SimplifiedAlbum, Tier, parse_objects
+
+# Documented maxima of the several-ids endpoints and of paging endpoints, per tier (the
+# development tier caps artist albums and search at 10 per page).
+ARTISTS_PER_CALL = 50
+TRACKS_PER_CALL = 50
+PAGE_LIMIT: dict[Tier, int] = {"extended": 50, "development": 10}
+
+T = TypeVar("T")
+
+
+class SpotifyClient(Protocol):
+    """The subset of ``spotipy.Spotify`` the jobs use (a fake in a test needs only these)."""
+
+    def artist(self, artist_id: str) -> Any: ...
+    def artists(self, artists: list[str]) -> Any: ...
+    def artist_albums(
+        self,
+        artist_id: str,
+        album_type: str | None = None,
+        include_groups: str | None = None,
+        country: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> Any: ...
+    def next(self, result: Any) -> Any: ...
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def fetch_artists(
+    client: SpotifyClient, artist_ids: Sequence[str], *, tier: Tier
+) -> Parsed[Artist]:
+    """Artists by id: ``ceil(n / 50)`` calls on the extended tier, ``n`` on the development tier.
+
+    An unknown id (``null`` in a batch, 404 alone) is quarantined with the id. An object that
+    fails validation is quarantined as received and fetched once more on its own, since a
+    damaged answer is usually transient; only a second failure leaves the artist out.
+    """
+    source = "spotify:artist"
+    received: list[tuple[str, Any]] = []
+    if tier == "extended":
+        for chunk in chunked(artist_ids, ARTISTS_PER_CALL):
+            received.extend(zip(chunk, client.artists(chunk)["artists"], strict=True))
+    else:
+        received = [
+            (artist_id, _single_or_none(client.artist, artist_id)) for artist_id in artist_ids
+        ]
+
+    result: Parsed[Artist] = Parsed()
+    for attempt in (1, 2):
+        damaged: list[str] = []
+        for artist_id, payload in received:
+            if payload is None:
+                result.quarantined.append(
+                    QuarantinedItem(
+                        source, {"requested_id": artist_id}, "unknown artist id", field="id"
+                    )
+                )
+                continue
+            parsed = parse_objects(Artist, [payload], source=source)
+            if parsed.valid and parsed.valid[0].id == artist_id:
+                result.valid.extend(parsed.valid)
+                continue
+            result.quarantined.extend(parsed.quarantined)
+            if not parsed.quarantined:  # valid, but not the artist asked for
+                result.quarantined.append(
+                    QuarantinedItem(
+                        source, payload, f"answered another id than {artist_id}", field="id"
+                    )
+                )
+            damaged.append(artist_id)
+        if attempt == 1 and damaged:
+            received = [
+                (artist_id, _single_or_none(client.artist, artist_id)) for artist_id in damaged
+            ]
+        else:
+            break
+    order = {artist_id: index for index, artist_id in enumerate(artist_ids)}
+    result.valid.sort(key=lambda artist: order[artist.id])
+    return result
+
+
+def _single_or_none(call: Any, object_id: str) -> Any:
+    """One object by id, or ``None`` when Spotify does not know the id (404)."""
+    try:
+        return call(object_id)
+    except Exception as error:
+        if getattr(error, "http_status", None) == 404:
+            return None
+        raise
+
+
+def iterate_pages(client: SpotifyClient, first_page: Any) -> Iterator[Any]:
+    """Every item of a paging object, following ``next`` links."""
+    page = first_page
+    while page:
+        yield from page.get("items") or []
+        page = client.next(page) if page.get("next") else None
+
+
+def fetch_artist_albums(
+    client: SpotifyClient, artist_id: str, *, tier: Tier, include_groups: str = "album,single"
+) -> Parsed[SimplifiedAlbum]:
+    """All of an artist's releases in the given groups, in the largest pages the tier allows."""
+    first = client.artist_albums(artist_id, include_groups=include_groups, limit=PAGE_LIMIT[tier])
+    return parse_objects(
+        SimplifiedAlbum, iterate_pages(client, first), source="spotify:artist_albums"
+    )
