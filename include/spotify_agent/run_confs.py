@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from spotify_agent.core.run_conf import RunConf
 from spotify_agent.maintenance.health import HealthCheckConf
+from spotify_agent.spotify.monitoring import ArtistMonitoringConf
 
 CONF_MODELS: dict[str, type[RunConf]] = {
     "health_check": HealthCheckConf,
+    "artist_monitoring": ArtistMonitoringConf,
 }

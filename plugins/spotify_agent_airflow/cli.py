@@ -12,6 +12,8 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,9 @@ from sqlalchemy.engine import URL
 from spotify_agent import project_dir
 
 # The DAG families `make demo` runs, in dependency order. A new family adds itself here.
-DEMO_DAGS: tuple[str, ...] = ("health_check",)
+DEMO_DAGS: tuple[str, ...] = ("health_check", "artist_monitoring")
+# How many of the emulator's artists the demo adds to the watch list.
+DEMO_WATCHED_ARTISTS = 25
 
 
 def cmd_apply_settings(args: argparse.Namespace) -> int:
@@ -80,25 +84,93 @@ def cmd_demo(args: argparse.Namespace) -> int:
     log_dir = project_dir() / "var" / "demo"
     log_dir.mkdir(parents=True, exist_ok=True)
     runs = []
-    for dag_id in args.dags or DEMO_DAGS:
-        trace_id = secrets.token_hex(16)
-        log_path = log_dir / f"{dag_id}.log"
-        print(
-            f"running {dag_id} with `airflow dags test` (log: {log_path.relative_to(project_dir())})"
-        )
-        started = time.monotonic()
-        with log_path.open("w") as log_file:
-            completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
-                [_airflow(), "dags", "test", dag_id, "--conf", json.dumps({"trace_id": trace_id})],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                check=False,
+    with _spotify_emulator(log_dir) as artist_ids:
+        confs: dict[str, dict[str, object]] = {
+            "artist_monitoring": {"add_artist_ids": artist_ids[:DEMO_WATCHED_ARTISTS]}
+            if artist_ids
+            else {}
+        }
+        for dag_id in args.dags or DEMO_DAGS:
+            trace_id = secrets.token_hex(16)
+            conf = {"trace_id": trace_id, **confs.get(dag_id, {})}
+            log_path = log_dir / f"{dag_id}.log"
+            print(
+                f"running {dag_id} with `airflow dags test` (log: {log_path.relative_to(project_dir())})"
             )
-        state = "success" if completed.returncode == 0 else "failed"
-        runs.append(DemoRun(dag_id, trace_id, state, time.monotonic() - started, log_path))
+            started = time.monotonic()
+            with log_path.open("w") as log_file:
+                completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
+                    [_airflow(), "dags", "test", dag_id, "--conf", json.dumps(conf)],
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    check=False,
+                )
+            state = "success" if completed.returncode == 0 else "failed"
+            runs.append(DemoRun(dag_id, trace_id, state, time.monotonic() - started, log_path))
     print()
     print(demo_summary(runs))
     return 0 if all(run.state == "success" for run in runs) else 1
+
+
+@contextmanager
+def _spotify_emulator(log_dir: Path) -> Iterator[list[str]]:
+    """Start the bundled Spotify emulator where ``spotify_default`` expects it (on loopback).
+
+    Yields the emulator's artist ids, or nothing when the connection points elsewhere (a real
+    Spotify app), in which case the demo uses the existing watch list.
+    """
+    from urllib.parse import urlsplit
+
+    from airflow.models.connection import Connection
+
+    host = Connection.get_connection_from_secrets("spotify_default").host or ""
+    address = urlsplit(host)
+    if address.hostname not in ("127.0.0.1", "localhost") or address.port is None:
+        print(f"spotify_default points at {host or 'api.spotify.com'}: not starting the emulator")
+        yield []
+        return
+    base = f"http://{address.hostname}:{address.port}"
+    command = [
+        sys.executable,
+        "-m",
+        "spotify_agent.spotify_emulator",
+        "serve",
+        "--host",
+        address.hostname,
+    ]
+    command += ["--port", str(address.port), "--seed", "42"]
+    with (log_dir / "spotify_emulator.log").open("w") as log_file:
+        emulator = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)  # noqa: S603
+        try:
+            artist_ids = _wait_for_emulator(base, emulator)
+            print(
+                f"Spotify emulator on {base} ({len(artist_ids)} artists; log: var/demo/spotify_emulator.log)"
+            )
+            yield artist_ids
+        finally:
+            emulator.terminate()
+            emulator.wait(timeout=10)
+
+
+def _wait_for_emulator(
+    base: str, process: subprocess.Popen[bytes], timeout_s: float = 30
+) -> list[str]:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(
+                f"the Spotify emulator exited (is port {base} taken?); see var/demo/spotify_emulator.log"
+            )
+        try:
+            response = httpx.get(f"{base}/_emulator/catalog/artists", timeout=2)
+            if response.status_code == 200:
+                return list(response.json()["ids"])
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"the Spotify emulator did not answer on {base} within {timeout_s:.0f} s")
 
 
 def demo_summary(runs: list[DemoRun]) -> str:

@@ -9,11 +9,15 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
+    Date,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -104,4 +108,67 @@ health_checks = Table(
     Column("detail", Text, nullable=False, server_default=""),
     Column("measured_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("run_id", "component"),
+)
+
+
+# --- artist_monitoring (migration 0002) -------------------------------------------------------
+
+SpotifyIdColumn = String(22)
+
+watched_artists = Table(
+    "watched_artists",
+    metadata,
+    Column("artist_id", SpotifyIdColumn, primary_key=True),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_by_run", String(250), nullable=False),
+    Column("active", Boolean, nullable=False, server_default="1"),
+)
+
+artist_snapshots = Table(
+    "artist_snapshots",
+    metadata,
+    Column("artist_id", SpotifyIdColumn, nullable=False),
+    # The data interval's end date: one snapshot per artist and day, replaced by a re-run.
+    Column("snapshot_date", Date, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("genres", JSON, nullable=False),
+    # NULL when the API tier withholds the field: missing, not zero.
+    Column("popularity", Integer, nullable=True),
+    Column("followers", BigInteger, nullable=True),
+    Column("release_ids", JSON, nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("captured_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("artist_id", "snapshot_date", name="pk_artist_snapshots"),
+)
+
+artist_releases = Table(
+    "artist_releases",
+    metadata,
+    Column("artist_id", SpotifyIdColumn, nullable=False),
+    Column("album_id", SpotifyIdColumn, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("album_type", String(32), nullable=True),
+    Column("release_date", String(10), nullable=True),
+    Column("total_tracks", Integer, nullable=True),
+    Column("first_seen_date", Date, nullable=False),
+    PrimaryKeyConstraint("artist_id", "album_id", name="pk_artist_releases"),
+)
+
+artist_events = Table(
+    "artist_events",
+    metadata,
+    Column("artist_id", SpotifyIdColumn, nullable=False),
+    Column("snapshot_date", Date, nullable=False),
+    Column("event_type", String(32), nullable=False),
+    # The release id for new_release, else the field that changed.
+    Column("subject", String(64), nullable=False),
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+    Column("delta", Float, nullable=True),
+    Column("run_id", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    PrimaryKeyConstraint(
+        "artist_id", "snapshot_date", "event_type", "subject", name="pk_artist_events"
+    ),
 )

@@ -1,0 +1,145 @@
+"""Tasks of ``artist_monitoring``: plan the batches, snapshot each batch, summarise the run."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from spotify_agent.core.quarantine import quarantine_items
+from spotify_agent.spotify.monitoring import (
+    ArtistMonitoringConf,
+    batches,
+    detect_changes,
+    snapshot_artists,
+)
+from spotify_agent_airflow.audit import audit_action
+from spotify_agent_airflow.conf import read_conf
+from spotify_agent_airflow.context import run_ref, run_time
+
+log = logging.getLogger(__name__)
+
+# 50 artists = one several-ids call on the extended tier; a mapped task per batch fails alone.
+BATCH_SIZE = 50
+
+
+def snapshot_day(context: Any) -> date:
+    """The day a run describes: its data interval's end (a re-run keeps the same day)."""
+    interval_end = context.get("data_interval_end")
+    return (interval_end or run_time(context)).date()
+
+
+def plan_batches(context: Any, *, warehouse_conn_id: str = "warehouse_default") -> list[list[str]]:
+    """Add the run's ``add_artist_ids`` to the watch list and split it into batches."""
+    from spotify_agent.spotify.monitoring_store import watch, watched_ids
+    from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+
+    conf = read_conf(context, ArtistMonitoringConf)
+    with WarehouseHook(warehouse_conn_id).get_engine().begin() as connection:
+        if conf.add_artist_ids:
+            watch(
+                connection, conf.add_artist_ids, run_id=context["ti"].run_id, at=datetime.now(UTC)
+            )
+            audit_action(
+                connection, context, "artists_watched", counts={"artists": len(conf.add_artist_ids)}
+            )
+        ids = watched_ids(connection)
+    planned = batches(ids, BATCH_SIZE)
+    log.info("%d watched artists in %d batches", len(ids), len(planned))
+    return planned
+
+
+class ArtistSnapshotOperator(BaseOperator):
+    """Snapshots one batch of artists and records the changes since each one's last snapshot."""
+
+    template_fields = ("artist_ids",)
+
+    def __init__(
+        self,
+        *,
+        artist_ids: list[str],
+        spotify_conn_id: str = "spotify_default",
+        warehouse_conn_id: str = "warehouse_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.artist_ids = artist_ids
+        self.spotify_conn_id = spotify_conn_id
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Any) -> dict[str, int]:
+        from spotify_agent.spotify.errors import orchestration_errors
+        from spotify_agent.spotify.monitoring_store import (
+            previous_snapshots,
+            write_events,
+            write_snapshots,
+        )
+        from spotify_agent.spotify.resilience import Resilient
+        from spotify_agent_airflow.hooks.spotify import SpotifyHook
+        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+
+        conf = read_conf(context, ArtistMonitoringConf)
+        day = snapshot_day(context)
+        spotify = SpotifyHook(self.spotify_conn_id)
+        client = Resilient(spotify.client)
+        with orchestration_errors(self.spotify_conn_id):
+            batch = snapshot_artists(client, self.artist_ids, tier=spotify.tier, on=day)
+
+        ref = run_ref(context)
+        now = datetime.now(UTC)
+        with WarehouseHook(self.warehouse_conn_id).get_engine().begin() as connection:
+            previous = previous_snapshots(connection, self.artist_ids, before=day)
+            events = [
+                event
+                for snapshot in batch.snapshots
+                for event in detect_changes(
+                    previous.get(snapshot.artist_id),
+                    snapshot,
+                    follower_jump_pct=conf.follower_jump_pct,
+                    popularity_jump=conf.popularity_jump,
+                )
+            ]
+            written = write_snapshots(
+                connection,
+                batch.snapshots,
+                batch.releases,
+                run_id=ref.run_id,
+                trace_id=ref.trace_id,
+                at=now,
+            )
+            write_events(connection, events, run_id=ref.run_id, trace_id=ref.trace_id)
+            quarantined = quarantine_items(
+                connection, [*batch.quarantined, *client.quarantined], run=ref, at=now
+            )
+            counts = {
+                "rows_written": written + len(events),
+                "snapshots": written,
+                "events": len(events),
+                "quarantined": quarantined,
+                "releases": sum(len(r) for r in batch.releases.values()),
+                **spotify.stats.summary(),
+            }
+            audit_action(
+                connection,
+                context,
+                "artist_snapshots_written",
+                counts=counts,
+                entity_type="artist_batch",
+                entity_key=f"{self.artist_ids[0]}..{self.artist_ids[-1]}"
+                if self.artist_ids
+                else "",
+            )
+        log.info("batch of %d artists: %s", len(self.artist_ids), counts)
+        return counts
+
+
+def summarise(results: list[dict[str, int]]) -> dict[str, int]:
+    """Totals over every batch: what the run did, for the UI and the demo summary."""
+    totals: dict[str, int] = {"batches": len(results)}
+    for result in results:
+        for key, value in result.items():
+            if key != "spotify_p95_ms":
+                totals[key] = totals.get(key, 0) + int(value)
+    return totals
