@@ -237,3 +237,22 @@ def test_corrupt_bodies_are_kept_and_the_read_repeated(monkeypatch) -> None:
         assert client.repeated_calls >= 1
         assert len(client.quarantined) >= 1
         assert all(q.reason.startswith("malformed response") for q in client.quarantined)
+
+
+def test_damaged_release_listings_are_read_again_until_whole(monkeypatch) -> None:
+    with run_emulator(catalog=CATALOG) as emulator:
+        hook = _connect(monkeypatch, emulator)
+        artist_ids = emulator.artist_ids()[:15]
+        clean = {
+            a: sorted(x.id for x in fetch_artist_albums(hook.client, a, tier="extended").valid)
+            for a in artist_ids
+        }
+        emulator.set_faults("rate=0.3,seed=9,kinds=missing_fields")
+        damaged_seen = 0
+        for artist_id in artist_ids:
+            parsed = fetch_artist_albums(
+                Resilient(hook.client), artist_id, tier="extended", attempts=6
+            )
+            damaged_seen += len(parsed.quarantined)
+            assert sorted(x.id for x in parsed.valid) == clean[artist_id]
+        assert damaged_seen > 0, "the faults should have damaged some listings"

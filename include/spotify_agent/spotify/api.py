@@ -45,13 +45,13 @@ def chunked(items: Sequence[T], size: int) -> Iterator[list[T]]:
 
 
 def fetch_artists(
-    client: SpotifyClient, artist_ids: Sequence[str], *, tier: Tier
+    client: SpotifyClient, artist_ids: Sequence[str], *, tier: Tier, attempts: int = 3
 ) -> Parsed[Artist]:
     """Artists by id: ``ceil(n / 50)`` calls on the extended tier, ``n`` on the development tier.
 
     An unknown id (``null`` in a batch, 404 alone) is quarantined with the id. An object that
-    fails validation is quarantined as received and fetched once more on its own, since a
-    damaged answer is usually transient; only a second failure leaves the artist out.
+    fails validation is quarantined as received and fetched again on its own (a damaged answer
+    is usually transient), up to ``attempts`` readings in all; only then is the artist left out.
     """
     source = "spotify:artist"
     received: list[tuple[str, Any]] = []
@@ -64,7 +64,7 @@ def fetch_artists(
         ]
 
     result: Parsed[Artist] = Parsed()
-    for attempt in (1, 2):
+    for attempt in range(1, attempts + 1):
         damaged: list[str] = []
         for artist_id, payload in received:
             if payload is None:
@@ -86,7 +86,7 @@ def fetch_artists(
                     )
                 )
             damaged.append(artist_id)
-        if attempt == 1 and damaged:
+        if attempt < attempts and damaged:
             received = [
                 (artist_id, _single_or_none(client.artist, artist_id)) for artist_id in damaged
             ]
@@ -107,19 +107,50 @@ def _single_or_none(call: Any, object_id: str) -> Any:
         raise
 
 
+class DamagedPage(ValueError):
+    """A paging object without its ``items`` list: the listing cannot be trusted to be whole."""
+
+
 def iterate_pages(client: SpotifyClient, first_page: Any) -> Iterator[Any]:
     """Every item of a paging object, following ``next`` links."""
     page = first_page
     while page:
-        yield from page.get("items") or []
+        if not isinstance(page.get("items"), list):
+            raise DamagedPage(f"paging object without items: {str(page)[:200]}")
+        yield from page["items"]
         page = client.next(page) if page.get("next") else None
 
 
 def fetch_artist_albums(
-    client: SpotifyClient, artist_id: str, *, tier: Tier, include_groups: str = "album,single"
+    client: SpotifyClient,
+    artist_id: str,
+    *,
+    tier: Tier,
+    include_groups: str = "album,single",
+    attempts: int = 3,
 ) -> Parsed[SimplifiedAlbum]:
-    """All of an artist's releases in the given groups, in the largest pages the tier allows."""
-    first = client.artist_albums(artist_id, include_groups=include_groups, limit=PAGE_LIMIT[tier])
-    return parse_objects(
-        SimplifiedAlbum, iterate_pages(client, first), source="spotify:artist_albums"
-    )
+    """All of an artist's releases in the given groups, in the largest pages the tier allows.
+
+    A listing is whole when every page had its items, every item validated and the count equals
+    the paging ``total``; otherwise it is read again (damaged items are quarantined each time),
+    up to ``attempts`` times, and the last reading is returned.
+    """
+    source = "spotify:artist_albums"
+    quarantined: list[QuarantinedItem] = []
+    parsed: Parsed[SimplifiedAlbum] = Parsed()
+    for _ in range(attempts):
+        first = client.artist_albums(
+            artist_id, include_groups=include_groups, limit=PAGE_LIMIT[tier]
+        )
+        try:
+            items = list(iterate_pages(client, first))
+        except DamagedPage as error:
+            quarantined.append(QuarantinedItem(source, first, str(error), field="items"))
+            continue
+        parsed = parse_objects(SimplifiedAlbum, items, source=source)
+        quarantined.extend(parsed.quarantined)
+        total = first.get("total")
+        whole = not parsed.quarantined and (total is None or total == len(parsed.valid))
+        if whole:
+            break
+    return Parsed(parsed.valid, quarantined)

@@ -1,0 +1,240 @@
+"""Spotify call efficiency and robustness of artist monitoring, against the bundled emulator.
+
+Three measurements, each side by side with a named baseline in the same run:
+
+1. calls to fetch N artist profiles: ours on the extended tier (several-ids, 50 per call, plus
+   the token) vs one call per artist (what the development tier forces, measured there);
+2. throughput under the emulator's rolling rate limit: successful calls per window vs the calls
+   the window allows, and 429s that escaped to the caller;
+3. with 20% injected faults (429, 5xx, truncated, malformed, missing fields): the warehouse after
+   snapshotting N artists vs the fault-free run's; a batch that fails is retried as Airflow
+   would (the DAG's retries=3), and the diff counts rows lost or duplicated.
+
+    python bench/spotify_calls.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(PROJECT_DIR / "include"), str(PROJECT_DIR / "plugins")]
+
+from sqlalchemy import select  # noqa: E402
+
+from spotify_agent.spotify.api import fetch_artists  # noqa: E402
+from spotify_agent.spotify.monitoring import batches, detect_changes, snapshot_artists  # noqa: E402
+from spotify_agent.spotify.monitoring_store import (  # noqa: E402
+    previous_snapshots,
+    write_events,
+    write_snapshots,
+)
+from spotify_agent.spotify.resilience import Resilient  # noqa: E402
+from spotify_agent.spotify_emulator.config import CatalogSpec  # noqa: E402
+from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator  # noqa: E402
+from spotify_agent.warehouse.engine import make_engine  # noqa: E402
+from spotify_agent.warehouse.migrate import upgrade  # noqa: E402
+from spotify_agent.warehouse.schema import artist_events, artist_releases, artist_snapshots  # noqa: E402
+
+TASK_TRIES = 4  # the DAG's retries=3, plus the first try
+
+
+def _hook(emulator: EmulatorHandle, **extra: Any) -> Any:
+    from spotify_agent_airflow.hooks import spotify
+
+    spotify._TOKEN_CACHES.clear()
+    conn_id = f"spotify_bench_{emulator.tier}"
+    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
+        {
+            "conn_type": "spotify",
+            "host": emulator.base_url,
+            "login": emulator.client_id,
+            "password": emulator.client_secret,
+            "extra": {"tier": emulator.tier, "accounts_url": emulator.base_url, **extra},
+        }
+    )
+    return spotify.SpotifyHook(conn_id)
+
+
+def _route_calls(emulator: EmulatorHandle, route: str) -> int:
+    return sum(emulator.stats()["by_route"].get(route, {}).values())
+
+
+def bench_call_counts(n_artists: int) -> list[str]:
+    spec = CatalogSpec(
+        seed=11,
+        n_artists=n_artists,
+        albums_per_artist=1,
+        tracks_per_album=1,
+        n_users=1,
+        events_per_user=1,
+    )
+    counts = {}
+    for tier in ("extended", "development"):
+        with run_emulator(tier=tier, catalog=spec) as emulator:
+            hook = _hook(emulator)
+            emulator.reset_stats()
+            parsed = fetch_artists(hook.client, emulator.artist_ids()[:n_artists], tier=tier)
+            assert len(parsed.valid) == n_artists, parsed.quarantined[:3]
+            counts[tier] = emulator.stats()["total_calls"]
+            tokens = _route_calls(emulator, "POST /api/token")
+            print(f"  {tier:<12} {n_artists} artists: {counts[tier]} calls ({tokens} token)")
+    target = math.ceil(n_artists / 50) + 1
+    ours, naive = counts["extended"], counts["development"]
+    return [
+        f"bench spotify_calls: artist_profile_calls ours={ours} baseline(one call per artist, development tier)="
+        f"{naive} ratio={ours / naive:.3f} target <= {target} calls: "
+        + ("ok" if ours <= target else "SHORT")
+    ]
+
+
+def bench_throughput(n_calls: int, max_calls: int, window_s: float) -> list[str]:
+    with run_emulator(tier="development", rate_limit=max_calls, rate_window_s=window_s) as emulator:
+        hook = _hook(emulator, retries=10, max_retry_after_s=window_s + 1)
+        ids = emulator.artist_ids()
+        hook.client.artist(ids[0])  # token and connection warm-up, outside the timing
+        emulator.set_rate_limit(max_calls, window_s=window_s)
+        escaped = 0
+        started = time.monotonic()
+        done = 0
+        for index in range(n_calls):
+            try:
+                hook.client.artist(ids[index % len(ids)])
+                done += 1
+            except Exception as error:  # noqa: BLE001 - counted as an unhandled failure
+                escaped += 1
+                print(f"  escaped: {type(error).__name__}: {error}")
+        elapsed = time.monotonic() - started
+        limited = emulator.stats()["rate_limited"]
+    # A rolling window admits max_calls at once, then max_calls more each window: the most any
+    # client could have made in `elapsed` seconds.
+    allowed = max_calls * (math.floor(elapsed / window_s) + 1)
+    ratio = done / allowed
+    print(
+        f"  {done} calls in {elapsed:.1f} s under {max_calls} per {window_s:.0f} s; {limited} answered 429 and were waited out"
+    )
+    return [
+        f"bench spotify_calls: rate_limit_use ours={done} calls baseline(allowed by {max_calls}/{window_s:.0f}s over "
+        f"{elapsed:.1f}s)={allowed:.0f} ratio={ratio:.2f} target >= 0.8: "
+        + ("ok" if ratio >= 0.8 else "SHORT"),
+        f"bench spotify_calls: unhandled_429s ours={escaped} baseline(none)=0 ratio=- target == 0: "
+        + ("ok" if escaped == 0 else "SHORT"),
+    ]
+
+
+def _snapshot_run(
+    emulator: EmulatorHandle, url: str, artist_ids: list[str], day: date
+) -> dict[str, int]:
+    hook = _hook(emulator)
+    engine = make_engine(url)
+    task_retries = 0
+    for batch in batches(artist_ids, 50):
+        for attempt in range(1, TASK_TRIES + 1):
+            try:
+                client = Resilient(hook.client, backoff_s=0.05)
+                result = snapshot_artists(client, batch, tier=emulator.tier, on=day)
+                break
+            except Exception:  # noqa: BLE001 - Airflow would retry the mapped task
+                if attempt == TASK_TRIES:
+                    raise
+                task_retries += 1
+        with engine.begin() as connection:
+            previous = previous_snapshots(connection, batch, before=day)
+            events = [
+                e
+                for s in result.snapshots
+                for e in detect_changes(
+                    previous.get(s.artist_id), s, follower_jump_pct=10, popularity_jump=5
+                )
+            ]
+            now = datetime.now(UTC)
+            write_snapshots(
+                connection,
+                result.snapshots,
+                result.releases,
+                run_id="bench",
+                trace_id="0" * 31 + "1",
+                at=now,
+            )
+            write_events(connection, events, run_id="bench", trace_id="0" * 31 + "1")
+    engine.dispose()
+    return {"task_retries": task_retries}
+
+
+def _business_rows(url: str) -> set[tuple[str, str]]:
+    engine = make_engine(url)
+    rows: set[tuple[str, str]] = set()
+    with engine.connect() as connection:
+        for table in (artist_snapshots, artist_releases, artist_events):
+            columns = [c for c in table.c if c.name not in ("run_id", "trace_id", "captured_at")]
+            for row in connection.execute(select(*columns)):
+                rows.add((table.name, json.dumps(list(row), default=str, sort_keys=True)))
+    engine.dispose()
+    return rows
+
+
+def bench_faults(n_artists: int, fault_rate: float) -> list[str]:
+    spec = CatalogSpec(
+        seed=5,
+        n_artists=n_artists,
+        albums_per_artist=2,
+        tracks_per_album=1,
+        n_users=1,
+        events_per_user=1,
+    )
+    day = date(2026, 11, 26)
+    with tempfile.TemporaryDirectory() as folder:
+        urls = {name: f"sqlite:///{folder}/{name}.db" for name in ("clean", "faulty")}
+        for url in urls.values():
+            upgrade(make_engine(url))
+        with run_emulator(catalog=spec) as emulator:
+            ids = emulator.artist_ids()[:n_artists]
+            _snapshot_run(emulator, urls["clean"], ids, day)
+            emulator.set_faults(
+                f"rate={fault_rate},seed=3,kinds=429+500+502+503+truncated+malformed+missing_fields,retry_after=0"
+            )
+            emulator.reset_stats()
+            outcome = _snapshot_run(emulator, urls["faulty"], ids, day)
+            stats = emulator.stats()
+        clean, faulty = _business_rows(urls["clean"]), _business_rows(urls["faulty"])
+    diff = len(clean ^ faulty)
+    injected = sum(stats["faults"].values()) if isinstance(stats.get("faults"), dict) else "?"
+    print(
+        f"  {n_artists} artists, {stats['total_calls']} calls, {injected} faults injected, "
+        f"{outcome['task_retries']} batch retries; {len(clean)} business rows clean, {len(faulty)} with faults"
+    )
+    return [
+        f"bench spotify_calls: fault_diff_rows ours={diff} baseline(fault-free run, {len(clean)} rows)=0 "
+        f"ratio={diff / max(len(clean), 1):.3f} target == 0: " + ("ok" if diff == 0 else "SHORT")
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (CI)")
+    args = parser.parse_args()
+    n_artists = 300 if args.quick else 1000
+    print("1. calls to fetch artist profiles")
+    lines = bench_call_counts(n_artists)
+    print("2. throughput under the rate limit")
+    lines += bench_throughput(n_calls=60 if args.quick else 150, max_calls=20, window_s=3)
+    print("3. 20% injected faults")
+    lines += bench_faults(n_artists=100 if args.quick else 400, fault_rate=0.2)
+    print()
+    print("\n".join(lines))
+    return 0 if all(line.endswith(": ok") for line in lines) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
