@@ -21,13 +21,17 @@ Re-running a day replaces that day's snapshots and finds the same events.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import dag
 
-from spotify_agent.spotify.monitoring import ArtistMonitoringConf
+from spotify_agent.spotify.confs import ArtistMonitoringConf
 from spotify_agent_airflow.assets import ARTIST_EVENTS, ARTIST_SNAPSHOTS
 from spotify_agent_airflow.conf import conf_params
 from spotify_agent_airflow.defaults import SPOTIFY_POOL, START_DATE, default_args
-from spotify_agent_airflow.operators.artist_monitoring import ArtistSnapshotOperator
+from spotify_agent_airflow.operators.artist_monitoring import (
+    ArtistSnapshotOperator,
+    PlanArtistBatchesOperator,
+)
+from spotify_agent_airflow.operators.common import SummariseOperator
 
 
 @dag(
@@ -41,23 +45,13 @@ from spotify_agent_airflow.operators.artist_monitoring import ArtistSnapshotOper
     doc_md=__doc__,
 )
 def artist_monitoring() -> None:
-    @task
-    def plan_batches(**context) -> list[list[str]]:
-        from spotify_agent_airflow.operators.artist_monitoring import plan_batches
-
-        return plan_batches(context)
-
-    @task(outlets=[ARTIST_SNAPSHOTS, ARTIST_EVENTS])
-    def summarise(results: list[dict[str, int]]) -> dict[str, int]:
-        from spotify_agent_airflow.operators.artist_monitoring import summarise
-
-        # Index by length: iterating the lazy sequence probes one XCom past the end (a logged 404).
-        return summarise([results[index] for index in range(len(results))])
-
+    batches = PlanArtistBatchesOperator(task_id="plan_batches")
     snapshots = ArtistSnapshotOperator.partial(task_id="snapshot_batch", pool=SPOTIFY_POOL).expand(
-        artist_ids=plan_batches()
+        artist_ids=batches.output
     )
-    summarise(snapshots.output)
+    SummariseOperator(
+        task_id="summarise", results=snapshots.output, outlets=[ARTIST_SNAPSHOTS, ARTIST_EVENTS]
+    )
 
 
 artist_monitoring()

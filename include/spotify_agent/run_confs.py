@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from spotify_agent.core.run_conf import RunConf
 from spotify_agent.maintenance.health import HealthCheckConf
-from spotify_agent.spotify.monitoring import ArtistMonitoringConf
+from spotify_agent.spotify.confs import ArtistMonitoringConf, ListeningIngestConf
 
 CONF_MODELS: dict[str, type[RunConf]] = {
     "health_check": HealthCheckConf,
     "artist_monitoring": ArtistMonitoringConf,
+    "listening_ingest": ListeningIngestConf,
 }

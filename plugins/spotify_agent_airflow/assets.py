@@ -1,16 +1,23 @@
 """Every Asset the families exchange, defined once (DESIGN: families talk through Assets).
 
-URIs name warehouse tables (``warehouse://spotify_agent/<table>``) or object-store prefixes;
-they are identifiers for scheduling, not connection strings.
+URIs carry no scheme on purpose: a URI with one (``s3://``, even ``warehouse://``) makes Airflow
+load every provider's URI handlers when the DAG file is parsed, boto3 included (about 200 ms per
+file, measured by ``bench/parse_time.py``). ``warehouse/<table>`` names a warehouse table.
+
+An Asset is identified by its name *and* URI: renaming either in a running deployment leaves the
+old one registered and marks the new one inactive, failing the tasks that produce it until the old
+asset is removed. Treat both as permanent.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Asset
 
-ARTIST_SNAPSHOTS = Asset(
-    name="artist_snapshots", uri="warehouse://spotify_agent/artist_snapshots", group="warehouse"
-)
-ARTIST_EVENTS = Asset(
-    name="artist_events", uri="warehouse://spotify_agent/artist_events", group="warehouse"
-)
+
+def _table(name: str) -> Asset:
+    return Asset(name=name, uri=f"warehouse/{name}", group="warehouse", extra={"table": name})
+
+
+ARTIST_SNAPSHOTS = _table("artist_snapshots")
+ARTIST_EVENTS = _table("artist_events")
+LISTENING_EVENTS = _table("listening_events")

@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL
 from spotify_agent import project_dir
 
 # The DAG families `make demo` runs, in dependency order. A new family adds itself here.
-DEMO_DAGS: tuple[str, ...] = ("health_check", "artist_monitoring")
+DEMO_DAGS: tuple[str, ...] = ("health_check", "listening_ingest", "artist_monitoring")
 # How many of the emulator's artists the demo adds to the watch list.
 DEMO_WATCHED_ARTISTS = 25
 

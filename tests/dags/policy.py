@@ -77,8 +77,15 @@ def params_violations(dag: Any, conf_models: Mapping[str, type[RunConf]]) -> lis
 
 
 def calls_spotify(task: Any) -> bool:
-    """A task talks to Spotify if it has a Spotify connection or its callable uses the Spotify hook."""
-    if getattr(task, "spotify_conn_id", None):
+    """A task talks to Spotify if its operator takes a Spotify connection or its callable uses the hook.
+
+    Mapped tasks are judged by their operator class (the connection may be a mapped argument).
+    """
+    operator_class = getattr(task, "operator_class", None) or type(task)
+    if (
+        isinstance(operator_class, type)
+        and "spotify_conn_id" in inspect.signature(operator_class.__init__).parameters
+    ):
         return True
     callable_ = getattr(task, "python_callable", None)
     if callable_ is None:

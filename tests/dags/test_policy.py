@@ -23,6 +23,7 @@ BAD_DAG_RULES = {
     "undeclared_params": "params",
     "reads_conf_directly": "conf",
     "spotify_without_pool": "pool",
+    "mapped_spotify_without_pool": "pool",
 }
 
 

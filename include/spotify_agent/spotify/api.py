@@ -37,6 +37,9 @@ class SpotifyClient(Protocol):
         offset: int = 0,
     ) -> Any: ...
     def next(self, result: Any) -> Any: ...
+    def current_user_recently_played(
+        self, limit: int = 50, after: int | None = None, before: int | None = None
+    ) -> Any: ...
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[list[T]]:

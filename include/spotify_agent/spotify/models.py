@@ -11,16 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from spotify_agent.core.quarantine import QuarantinedItem
 from spotify_agent.core.run_conf import describe_errors
+from spotify_agent.spotify.ids import SPOTIFY_ID_PATTERN, SpotifyId
+
+__all__ = ["SPOTIFY_ID_PATTERN", "SpotifyId", "Tier"]
 
 Tier = Literal["extended", "development"]
-SPOTIFY_ID_PATTERN = r"^[0-9A-Za-z]{22}$"
-SpotifyId = Annotated[str, StringConstraints(pattern=SPOTIFY_ID_PATTERN)]
 
 
 class SpotifyObject(BaseModel):

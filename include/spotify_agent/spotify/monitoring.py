@@ -13,37 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pydantic import Field
-
 from spotify_agent.core.quarantine import QuarantinedItem
-from spotify_agent.core.run_conf import RunConf
 from spotify_agent.spotify.api import SpotifyClient, fetch_artist_albums, fetch_artists
-from spotify_agent.spotify.models import Artist, SimplifiedAlbum, SpotifyId, Tier
-
-
-class ArtistMonitoringConf(RunConf):
-    """Run conf of the ``artist_monitoring`` DAG."""
-
-    add_artist_ids: list[SpotifyId] = Field(
-        default_factory=list,
-        max_length=500,
-        description=(
-            "Spotify artist ids (22 characters, base62) to add to the watch list; "
-            "they are snapshotted in this run and every run after it."
-        ),
-    )
-    follower_jump_pct: float = Field(
-        default=10.0,
-        gt=0,
-        le=1000,
-        description="Report a follower change of at least this many percent.",
-    )
-    popularity_jump: int = Field(
-        default=5,
-        ge=1,
-        le=100,
-        description="Report a popularity change of at least this many points.",
-    )
+from spotify_agent.spotify.models import Artist, SimplifiedAlbum, Tier
 
 
 @dataclass(frozen=True)

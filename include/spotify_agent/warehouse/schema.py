@@ -172,3 +172,47 @@ artist_events = Table(
         "artist_id", "snapshot_date", "event_type", "subject", name="pk_artist_events"
     ),
 )
+
+
+# --- listening_ingest (migration 0003) --------------------------------------------------------
+
+listening_events = Table(
+    "listening_events",
+    metadata,
+    # Personal data: a listener's id (erased by gdpr_erasure).
+    Column("user_id", String(128), nullable=False),
+    Column("played_at", DateTime(timezone=True), nullable=False),
+    Column("track_id", SpotifyIdColumn, nullable=False),
+    Column("ms_played", Integer, nullable=True),
+    Column("context_uri", String(250), nullable=True),
+    # recently_played:<user> or the landed object's key.
+    Column("source", String(512), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("user_id", "played_at", "track_id", name="pk_listening_events"),
+    Index("ix_listening_events_played_at", "played_at"),
+)
+
+listening_cursors = Table(
+    "listening_cursors",
+    metadata,
+    Column("user_id", String(128), primary_key=True),
+    Column("spotify_conn_id", String(250), nullable=False),
+    # Unix ms of the newest play ingested: the next read asks for plays after it.
+    Column("after_ms", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+ingested_files = Table(
+    "ingested_files",
+    metadata,
+    Column("object_key", String(1024), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("quarantined", Integer, nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("object_key", "sha256", name="pk_ingested_files"),
+)

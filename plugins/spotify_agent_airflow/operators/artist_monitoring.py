@@ -8,16 +8,9 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from spotify_agent.core.quarantine import quarantine_items
-from spotify_agent.spotify.monitoring import (
-    ArtistMonitoringConf,
-    batches,
-    detect_changes,
-    snapshot_artists,
-)
-from spotify_agent_airflow.audit import audit_action
+from spotify_agent.spotify.confs import ArtistMonitoringConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.context import run_ref, run_time
+from spotify_agent_airflow.context import run_time
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +26,9 @@ def snapshot_day(context: Any) -> date:
 
 def plan_batches(context: Any, *, warehouse_conn_id: str = "warehouse_default") -> list[list[str]]:
     """Add the run's ``add_artist_ids`` to the watch list and split it into batches."""
+    from spotify_agent.spotify.monitoring import batches
     from spotify_agent.spotify.monitoring_store import watch, watched_ids
+    from spotify_agent_airflow.audit import audit_action
     from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
     conf = read_conf(context, ArtistMonitoringConf)
@@ -49,6 +44,17 @@ def plan_batches(context: Any, *, warehouse_conn_id: str = "warehouse_default") 
     planned = batches(ids, BATCH_SIZE)
     log.info("%d watched artists in %d batches", len(ids), len(planned))
     return planned
+
+
+class PlanArtistBatchesOperator(BaseOperator):
+    """Adds the run's ``add_artist_ids`` to the watch list; returns the batches to snapshot."""
+
+    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Any) -> list[list[str]]:
+        return plan_batches(context, warehouse_conn_id=self.warehouse_conn_id)
 
 
 class ArtistSnapshotOperator(BaseOperator):
@@ -70,13 +76,17 @@ class ArtistSnapshotOperator(BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
+        from spotify_agent.core.quarantine import quarantine_items
         from spotify_agent.spotify.errors import orchestration_errors
+        from spotify_agent.spotify.monitoring import detect_changes, snapshot_artists
         from spotify_agent.spotify.monitoring_store import (
             previous_snapshots,
             write_events,
             write_snapshots,
         )
         from spotify_agent.spotify.resilience import Resilient
+        from spotify_agent_airflow.audit import audit_action
+        from spotify_agent_airflow.context import run_ref
         from spotify_agent_airflow.hooks.spotify import SpotifyHook
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
@@ -133,13 +143,3 @@ class ArtistSnapshotOperator(BaseOperator):
             )
         log.info("batch of %d artists: %s", len(self.artist_ids), counts)
         return counts
-
-
-def summarise(results: list[dict[str, int]]) -> dict[str, int]:
-    """Totals over every batch: what the run did, for the UI and the demo summary."""
-    totals: dict[str, int] = {"batches": len(results)}
-    for result in results:
-        for key, value in result.items():
-            if key != "spotify_p95_ms":
-                totals[key] = totals.get(key, 0) + int(value)
-    return totals

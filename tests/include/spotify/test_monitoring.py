@@ -5,9 +5,9 @@ from datetime import date
 import pytest
 
 from spotify_agent.core.run_conf import InvalidRunConf
+from spotify_agent.spotify.confs import ArtistMonitoringConf
 from spotify_agent.spotify.models import Artist, SimplifiedAlbum
 from spotify_agent.spotify.monitoring import (
-    ArtistMonitoringConf,
     ArtistSnapshot,
     batches,
     detect_changes,

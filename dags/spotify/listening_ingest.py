@@ -1,0 +1,67 @@
+"""
+### listening_ingest
+
+Hourly, brings listening events into `listening_events` from two sources:
+
+* **recently played**: for each Spotify connection in `spotify_conn_ids` (one connected user per
+  connection, through its refresh token), the plays since that user's cursor in
+  `listening_cursors`; the cursor moves in the same transaction as the events. Spotify keeps only
+  the latest 50 plays per user, so a user who plays more than 50 tracks between runs loses the
+  oldest (run hourly or more often for heavy listeners).
+* **landed files**: every `*.jsonl`, `*.json` (one event per line) or `*.parquet` file under
+  `landing/listening/` in the object store, with fields `user_id`, `track_id` (Spotify id),
+  `played_at` (ISO 8601 with a time zone), optional `ms_played` and `context_uri`. A file is
+  recorded in `ingested_files` by key and SHA-256: the same file is never read twice, a changed
+  file is read again.
+
+Every event is validated; bad ones (malformed line, missing or wrong field, a time outside
+2008..now) go to `quarantine` with the file and line. Events are keyed by
+`(user_id, played_at, track_id)`, so overlaps are stored once and counted as duplicates.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import TriggerRule, dag
+
+from spotify_agent.spotify.confs import ListeningIngestConf
+from spotify_agent_airflow.assets import LISTENING_EVENTS
+from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.defaults import SPOTIFY_POOL, START_DATE, default_args
+from spotify_agent_airflow.operators.common import SummariseOperator
+from spotify_agent_airflow.operators.listening_ingest import (
+    IngestEventFileOperator,
+    ListLandingFilesOperator,
+    PlanUsersOperator,
+    RecentlyPlayedOperator,
+)
+
+
+@dag(
+    schedule="@hourly",
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=55),
+    default_args=default_args(execution_timeout=timedelta(minutes=20)),
+    params=conf_params(ListeningIngestConf),
+    tags=["spotify", "ingest"],
+    doc_md=__doc__,
+)
+def listening_ingest() -> None:
+    users = RecentlyPlayedOperator.partial(task_id="recently_played", pool=SPOTIFY_POOL).expand(
+        spotify_conn_id=PlanUsersOperator(task_id="plan_users").output
+    )
+    files = IngestEventFileOperator.partial(task_id="ingest_file").expand(
+        object_key=ListLandingFilesOperator(task_id="list_landing_files").output
+    )
+    SummariseOperator(
+        task_id="summarise",
+        results=[users.output, files.output],
+        outlets=[LISTENING_EVENTS],
+        trigger_rule=TriggerRule.NONE_FAILED,
+    )
+
+
+listening_ingest()

@@ -1,0 +1,92 @@
+"""Warehouse side of listening ingestion: events, per-user cursors, and the files already read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, select
+
+from spotify_agent.spotify.listening import ListeningEvent, unique_events
+from spotify_agent.warehouse.schema import ingested_files, listening_cursors, listening_events
+from spotify_agent.warehouse.upsert import upsert
+
+
+def write_events(
+    connection: Connection,
+    events: Sequence[ListeningEvent],
+    *,
+    source: str,
+    run_id: str,
+    at: datetime,
+) -> tuple[int, int]:
+    """Store events not stored yet; returns (new, duplicates). The key makes a re-read harmless."""
+    unique = unique_events(events)
+    duplicates = len(events) - len(unique)
+    existing: set[tuple[str, datetime, str]] = set()
+    for user_id in {event.user_id for event in unique}:
+        mine = [event for event in unique if event.user_id == user_id]
+        low = min(event.key()[1] for event in mine)
+        high = max(event.key()[1] for event in mine)
+        query = select(listening_events.c.played_at, listening_events.c.track_id).where(
+            and_(
+                listening_events.c.user_id == user_id,
+                listening_events.c.played_at >= low,
+                listening_events.c.played_at <= high,
+            )
+        )
+        for played_at, track_id in connection.execute(query):
+            existing.add((user_id, _utc(played_at), track_id))
+    new = [event for event in unique if event.key() not in existing]
+    upsert(
+        connection,
+        listening_events,
+        [
+            {**event.as_row(), "source": source, "run_id": run_id, "ingested_at": at}
+            for event in new
+        ],
+        key=("user_id", "played_at", "track_id"),
+        update=[],
+    )
+    return len(new), duplicates + len(unique) - len(new)
+
+
+def cursor_of(connection: Connection, user_id: str) -> int | None:
+    query = select(listening_cursors.c.after_ms).where(listening_cursors.c.user_id == user_id)
+    return connection.execute(query).scalar_one_or_none()
+
+
+def move_cursor(
+    connection: Connection, user_id: str, after_ms: int, *, spotify_conn_id: str, at: datetime
+) -> None:
+    upsert(
+        connection,
+        listening_cursors,
+        [
+            {
+                "user_id": user_id,
+                "spotify_conn_id": spotify_conn_id,
+                "after_ms": after_ms,
+                "updated_at": at,
+            }
+        ],
+        key=("user_id",),
+    )
+
+
+def already_ingested(connection: Connection, object_key: str, sha256: str) -> bool:
+    query = select(ingested_files.c.object_key).where(
+        ingested_files.c.object_key == object_key, ingested_files.c.sha256 == sha256
+    )
+    return connection.execute(query).first() is not None
+
+
+def record_file(connection: Connection, row: dict[str, object]) -> None:
+    upsert(connection, ingested_files, [row], key=("object_key", "sha256"))
+
+
+def _utc(value: datetime) -> datetime:
+    from datetime import UTC
+
+    # SQLite hands back naive datetimes (stored as UTC).
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

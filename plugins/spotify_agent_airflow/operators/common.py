@@ -1,0 +1,51 @@
+"""Operators every family uses.
+
+DAG files use these small operators instead of ``@task`` where parse time matters: the ``@task``
+decorator imports the standard provider's Python operators (packaging, ...), about 10 ms per DAG
+file that ``bench/parse_time.py`` holds against a 1.5x budget.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+log = logging.getLogger(__name__)
+
+
+def add_up(results: Sequence[dict[str, int]]) -> dict[str, int]:
+    """Totals of the tasks' counts (percentiles are not additive and are left out)."""
+    totals: dict[str, int] = {"tasks": len(results)}
+    for result in results:
+        for key, value in result.items():
+            if not key.endswith("_p95_ms"):
+                totals[key] = totals.get(key, 0) + int(value)
+    return totals
+
+
+class SummariseOperator(BaseOperator):
+    """Adds up the counts returned by upstream (mapped) tasks; declare the run's outlets here."""
+
+    template_fields = ("results",)
+
+    def __init__(self, *, results: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.results = results
+
+    def execute(self, context: Any) -> dict[str, int]:
+        groups = self.results if isinstance(self.results, list | tuple) else [self.results]
+        flat: list[dict[str, int]] = []
+        for group in groups:
+            if group is None:  # an upstream mapped over nothing was skipped
+                continue
+            if isinstance(group, dict):
+                flat.append(group)
+                continue
+            # Index by length: iterating a lazy XCom sequence probes one past the end (a logged 404).
+            flat.extend(group[index] for index in range(len(group)))
+        totals = add_up(flat)
+        log.info("run totals: %s", totals)
+        return totals

@@ -1,0 +1,192 @@
+"""Tasks of ``listening_ingest``: each user's recently-played, each landed file, then a summary."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from spotify_agent.spotify.confs import ListeningIngestConf
+from spotify_agent_airflow.conf import read_conf
+
+log = logging.getLogger(__name__)
+
+LANDING_PREFIX = "landing/listening"
+EVENT_FILE_SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
+def plan_users(context: Any) -> list[str]:
+    conf = read_conf(context, ListeningIngestConf)
+    return conf.spotify_conn_ids if "recently_played" in conf.sources else []
+
+
+def list_landing_files(context: Any) -> list[str]:
+    """Keys of event files under ``landing/listening/`` in the object store, oldest name first."""
+    from spotify_agent_airflow.object_store import object_store_root
+
+    conf = read_conf(context, ListeningIngestConf)
+    if "landing_files" not in conf.sources:
+        return []
+    landing = object_store_root() / LANDING_PREFIX
+    if not landing.exists():
+        return []
+    keys = [
+        f"{LANDING_PREFIX}/{path.relative_to(landing)}"
+        for path in landing.rglob("*")
+        if path.is_file() and path.name.endswith(EVENT_FILE_SUFFIXES)
+    ]
+    return sorted(keys)
+
+
+class PlanUsersOperator(BaseOperator):
+    """The Spotify connections (one user each) to read recently-played for in this run."""
+
+    def execute(self, context: Any) -> list[str]:
+        return plan_users(context)
+
+
+class ListLandingFilesOperator(BaseOperator):
+    """Keys of the event files waiting under ``landing/listening/``."""
+
+    def execute(self, context: Any) -> list[str]:
+        return list_landing_files(context)
+
+
+class RecentlyPlayedOperator(BaseOperator):
+    """Reads one connected user's plays since their cursor and moves the cursor with them."""
+
+    template_fields = ("spotify_conn_id",)
+
+    def __init__(
+        self, *, spotify_conn_id: str, warehouse_conn_id: str = "warehouse_default", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.spotify_conn_id = spotify_conn_id
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Any) -> dict[str, int]:
+        from spotify_agent.core.audit import pseudonymise
+        from spotify_agent.core.quarantine import quarantine_items
+        from spotify_agent.spotify.errors import orchestration_errors
+        from spotify_agent.spotify.listening import recently_played
+        from spotify_agent.spotify.listening_store import cursor_of, move_cursor, write_events
+        from spotify_agent.spotify.resilience import Resilient
+        from spotify_agent_airflow.audit import audit_action
+        from spotify_agent_airflow.context import run_ref
+        from spotify_agent_airflow.hooks.spotify import SpotifyHook
+        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+
+        read_conf(context, ListeningIngestConf)
+        spotify = SpotifyHook(self.spotify_conn_id)
+        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        now = datetime.now(UTC)
+        with orchestration_errors(self.spotify_conn_id):
+            client = Resilient(spotify.user_client)
+            user_id = str(client.current_user()["id"])
+            with engine.connect() as connection:
+                after_ms = cursor_of(connection, user_id)
+            batch, cursor = recently_played(client, user_id=user_id, after_ms=after_ms, now=now)
+
+        ref = run_ref(context)
+        with engine.begin() as connection:
+            new, duplicates = write_events(
+                connection,
+                batch.events,
+                source=f"recently_played:{self.spotify_conn_id}",
+                run_id=ref.run_id,
+                at=now,
+            )
+            if cursor is not None:
+                move_cursor(
+                    connection, user_id, cursor, spotify_conn_id=self.spotify_conn_id, at=now
+                )
+            quarantined = quarantine_items(
+                connection, [*batch.quarantined, *client.quarantined], run=ref, at=now
+            )
+            counts = {
+                "rows_written": new,
+                "duplicates": duplicates,
+                "quarantined": quarantined,
+                **spotify.stats.summary(),
+            }
+            audit_action(
+                connection,
+                context,
+                "listening_ingested",
+                counts=counts,
+                entity_type="user",
+                entity_key=pseudonymise(user_id, namespace="user"),
+            )
+        log.info("recently played via %s: %s", self.spotify_conn_id, counts)
+        return counts
+
+
+class IngestEventFileOperator(BaseOperator):
+    """Reads one landed file of events; a file already read (same key and SHA-256) is skipped."""
+
+    template_fields = ("object_key",)
+
+    def __init__(
+        self, *, object_key: str, warehouse_conn_id: str = "warehouse_default", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.object_key = object_key
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Any) -> dict[str, int]:
+        from spotify_agent.core.quarantine import quarantine_items
+        from spotify_agent.spotify.listening import read_event_file, sha256_of
+        from spotify_agent.spotify.listening_store import (
+            already_ingested,
+            record_file,
+            write_events,
+        )
+        from spotify_agent_airflow.audit import audit_action
+        from spotify_agent_airflow.context import run_ref
+        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+        from spotify_agent_airflow.object_store import object_store_root
+
+        data = (object_store_root() / self.object_key).read_bytes()
+        digest = sha256_of(data)
+        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        with engine.connect() as connection:
+            if already_ingested(connection, self.object_key, digest):
+                log.info(
+                    "%s (sha256 %s) was ingested before: skipped", self.object_key, digest[:12]
+                )
+                return {"rows_written": 0, "skipped_files": 1}
+
+        now = datetime.now(UTC)
+        batch = read_event_file(data, key=self.object_key, now=now)
+        ref = run_ref(context)
+        with engine.begin() as connection:
+            new, duplicates = write_events(
+                connection, batch.events, source=self.object_key, run_id=ref.run_id, at=now
+            )
+            quarantined = quarantine_items(connection, batch.quarantined, run=ref, at=now)
+            record_file(
+                connection,
+                {
+                    "object_key": self.object_key,
+                    "sha256": digest,
+                    "size_bytes": len(data),
+                    "events": new,
+                    "duplicates": duplicates,
+                    "quarantined": quarantined,
+                    "run_id": ref.run_id,
+                    "ingested_at": now,
+                },
+            )
+            counts = {"rows_written": new, "duplicates": duplicates, "quarantined": quarantined}
+            audit_action(
+                connection,
+                context,
+                "listening_file_ingested",
+                counts=counts,
+                entity_type="object",
+                entity_key=self.object_key[-250:],
+            )
+        log.info("%s: %s", self.object_key, counts)
+        return counts

@@ -1,0 +1,151 @@
+"""listening_ingest end to end: recently-played from the emulator and files landed in the store."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from spotify_agent.spotify_emulator.config import CatalogSpec
+from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
+from spotify_agent.warehouse.schema import (
+    ingested_files,
+    listening_cursors,
+    listening_events,
+    quarantine,
+)
+
+TRACK = "4uLU6hMCjMI75M1A2tKUQC"
+
+
+def _env(emulator: EmulatorHandle) -> dict[str, str]:
+    connection = {
+        "conn_type": "spotify",
+        "host": emulator.base_url,
+        "login": emulator.client_id,
+        "password": emulator.client_secret,
+        "extra": {
+            "tier": emulator.tier,
+            "accounts_url": emulator.base_url,
+            "refresh_token": emulator.refresh_token,
+        },
+    }
+    return {"AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(connection)}
+
+
+def _land(airflow_home) -> None:
+    landing = airflow_home.objects_path / "landing" / "listening" / "2026-11-26"
+    landing.mkdir(parents=True, exist_ok=True)
+    lines = [
+        {
+            "user_id": "file-user",
+            "track_id": TRACK,
+            "played_at": "2026-11-25T08:00:00Z",
+            "ms_played": 1000,
+        },
+        {
+            "user_id": "file-user",
+            "track_id": TRACK,
+            "played_at": "2026-11-25T08:04:00Z",
+            "ms_played": 2000,
+        },
+        {"user_id": "file-user", "track_id": "not-a-track", "played_at": "2026-11-25T08:08:00Z"},
+    ]
+    (landing / "events.jsonl").write_text(
+        "\n".join(json.dumps(line) for line in lines) + "\n{broken\n"
+    )
+    table = pa.table(
+        {
+            # The first row repeats a JSONL event: it must be stored once.
+            "user_id": ["file-user", "file-user"],
+            "track_id": [TRACK, TRACK],
+            "played_at": [
+                datetime(2026, 11, 25, 8, tzinfo=UTC),
+                datetime(2026, 11, 25, 9, tzinfo=UTC),
+            ],
+            "ms_played": [1000, 3000],
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    (landing / "events.parquet").write_bytes(sink.getvalue())
+
+
+def _count(airflow_home, table, *where) -> int:
+    engine = create_engine(f"sqlite:///{airflow_home.warehouse_path}")
+    with engine.connect() as connection:
+        value = connection.execute(
+            select(func.count()).select_from(table).where(*where)
+        ).scalar_one()
+    engine.dispose()
+    return int(value)
+
+
+@pytest.fixture(scope="module")
+def emulator() -> EmulatorHandle:
+    with run_emulator(
+        catalog=CatalogSpec(seed=21, n_artists=20, n_users=2, events_per_user=120)
+    ) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def first_run(airflow_home, emulator):
+    _land(airflow_home)
+    result = airflow_home.airflow("dags", "test", "listening_ingest", extra_env=_env(emulator))
+    assert result.returncode == 0, result.stdout[-4000:]
+    return result
+
+
+def test_recently_played_and_files_land_in_listening_events(
+    airflow_home, emulator, first_run
+) -> None:
+    user = emulator.user_id
+    # Spotify keeps the latest 50 plays; the first run takes all of them.
+    assert _count(airflow_home, listening_events, listening_events.c.user_id == user) == 50
+    assert _count(airflow_home, listening_cursors, listening_cursors.c.user_id == user) == 1
+    # 2 good JSONL lines + 1 new Parquet row; the repeated play is stored once.
+    assert _count(airflow_home, listening_events, listening_events.c.user_id == "file-user") == 3
+    assert _count(airflow_home, ingested_files) == 2
+
+
+def test_bad_lines_are_quarantined_with_file_and_line(airflow_home, first_run) -> None:
+    engine = create_engine(f"sqlite:///{airflow_home.warehouse_path}")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(quarantine.c.source, quarantine.c.field).where(
+                quarantine.c.source.like("landing/listening/%")
+            )
+        ).all()
+    engine.dispose()
+    assert sorted(rows) == [
+        ("landing/listening/2026-11-26/events.jsonl:3", "track_id"),
+        ("landing/listening/2026-11-26/events.jsonl:4", None),
+    ]
+
+
+def test_a_second_run_reads_nothing_twice(airflow_home, emulator, first_run) -> None:
+    before = _count(airflow_home, listening_events)
+    again = airflow_home.airflow("dags", "test", "listening_ingest", extra_env=_env(emulator))
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert _count(airflow_home, listening_events) == before
+    assert "was ingested before: skipped" in again.stdout
+    assert _count(airflow_home, ingested_files) == 2
+
+
+def test_unknown_source_is_refused_before_the_run(airflow_home, emulator) -> None:
+    result = airflow_home.airflow(
+        "dags",
+        "test",
+        "listening_ingest",
+        "--conf",
+        json.dumps({"sources": ["kafka"]}),
+        extra_env=_env(emulator),
+    )
+    assert result.returncode != 0
+    assert "Invalid input for param sources" in result.stdout + result.stderr
