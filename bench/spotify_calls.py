@@ -53,15 +53,7 @@ def _hook(emulator: EmulatorHandle, **extra: Any) -> Any:
 
     spotify._TOKEN_CACHES.clear()
     conn_id = f"spotify_bench_{emulator.tier}"
-    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
-        {
-            "conn_type": "spotify",
-            "host": emulator.base_url,
-            "login": emulator.client_id,
-            "password": emulator.client_secret,
-            "extra": {"tier": emulator.tier, "accounts_url": emulator.base_url, **extra},
-        }
-    )
+    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(emulator.connection(**extra))
     return spotify.SpotifyHook(conn_id)
 
 

@@ -8,7 +8,8 @@ Every 10 minutes, checks what every other family depends on and records the answ
 | `warehouse` | `warehouse_default` opens read-only and its schema is at the code's migration head |
 | `object_store` | a probe object can be written, read back and deleted under `object_store_url` |
 | `cache` | Redis (`redis_default`) answers PING; `off` when the `cache_backend` variable is `none` |
-| `metadata_db` | the Airflow metadata database answers `SELECT 1` |
+| `metadata_db` | the Airflow metadata database answers `SELECT 1` (in scheduled runs, where Airflow 3 blocks database access from tasks, the API server's `/api/v2/monitor/health` says it is healthy) |
+| `spotify` | `spotify_default` gets a token and answers one search call |
 
 One row per component and run goes to the `health_checks` table. The task fails with a message
 naming every component that is down (for example `down: warehouse (DatabaseError: file is not a
@@ -23,7 +24,7 @@ from airflow.sdk import dag
 
 from spotify_agent.maintenance.health import HealthCheckConf
 from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.defaults import SPOTIFY_POOL, START_DATE, default_args
 from spotify_agent_airflow.operators.health import HealthCheckOperator
 
 
@@ -44,7 +45,8 @@ from spotify_agent_airflow.operators.health import HealthCheckOperator
     doc_md=__doc__,
 )
 def health_check() -> None:
-    HealthCheckOperator(task_id="check_components")
+    # It makes one Spotify call, so it queues in the Spotify pool like every Spotify task.
+    HealthCheckOperator(task_id="check_components", pool=SPOTIFY_POOL)
 
 
 health_check()

@@ -57,14 +57,7 @@ def _emulator(catalog: Catalog, tier: str = "extended") -> Iterator[EmulatorHand
 
 
 def _env(emulator: EmulatorHandle) -> dict[str, str]:
-    connection = {
-        "conn_type": "spotify",
-        "host": emulator.base_url,
-        "login": emulator.client_id,
-        "password": emulator.client_secret,
-        "extra": {"tier": emulator.tier, "accounts_url": emulator.base_url},
-    }
-    return {"AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(connection)}
+    return {"AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(emulator.connection())}
 
 
 def _run(airflow_home, day: str, emulator: EmulatorHandle, conf: dict[str, object] | None = None):
@@ -187,10 +180,11 @@ def test_wrong_secret_fails_at_once_naming_the_connection_and_writes_nothing(air
 
         before = count()
         with _emulator(CATALOG) as emulator:
-            env = _env(emulator)
-            connection_conf = json.loads(env["AIRFLOW_CONN_SPOTIFY_DEFAULT"])
-            connection_conf["password"] = "revoked-secret"
-            env["AIRFLOW_CONN_SPOTIFY_DEFAULT"] = json.dumps(connection_conf)
+            env = {
+                "AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(
+                    emulator.connection(client_secret="revoked-secret")
+                )
+            }
             result = airflow_home.airflow(
                 "dags", "test", "artist_monitoring", "2026-11-24", extra_env=env
             )

@@ -4,19 +4,36 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
+from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
 from spotify_agent.warehouse.engine import make_engine
 from spotify_agent.warehouse.migrate import upgrade
 from spotify_agent.warehouse.schema import audit_log, health_checks
 
 
-def _run(airflow_home, conf: dict[str, object], extra_env: dict[str, str] | None = None):
+@pytest.fixture(scope="module")
+def spotify() -> Iterator[EmulatorHandle]:
+    with run_emulator() as emulator:
+        yield emulator
+
+
+def _run(
+    airflow_home,
+    conf: dict[str, object],
+    extra_env: dict[str, str] | None = None,
+    spotify: EmulatorHandle | None = None,
+):
+    env = dict(extra_env or {})
+    if spotify is not None:
+        env.setdefault("AIRFLOW_CONN_SPOTIFY_DEFAULT", json.dumps(spotify.connection()))
     return airflow_home.airflow(
-        "dags", "test", "health_check", "--conf", json.dumps(conf), extra_env=extra_env
+        "dags", "test", "health_check", "--conf", json.dumps(conf), extra_env=env
     )
 
 
@@ -43,13 +60,19 @@ def _rows(url: str, trace_id: str) -> tuple[dict[str, str], list[tuple[str, str]
 
 
 def test_embedded_default_run_records_health_and_audit_under_the_callers_trace_id(
-    airflow_home,
+    airflow_home, spotify
 ) -> None:
     trace_id = secrets.token_hex(16)
-    result = _run(airflow_home, {"trace_id": trace_id})
+    result = _run(airflow_home, {"trace_id": trace_id}, spotify=spotify)
     assert result.returncode == 0, result.stdout[-4000:]
     health, audit = _rows(f"sqlite:///{airflow_home.warehouse_path}", trace_id)
-    assert health == {"warehouse": "up", "object_store": "up", "cache": "off", "metadata_db": "up"}
+    assert health == {
+        "warehouse": "up",
+        "object_store": "up",
+        "cache": "off",
+        "metadata_db": "up",
+        "spotify": "up",
+    }
     assert audit == [("health_recorded", "up"), ("task_attempt", "success")]
     # The trace id is bound into the task's log lines.
     assert f"trace_id={trace_id}" in result.stdout
@@ -57,7 +80,7 @@ def test_embedded_default_run_records_health_and_audit_under_the_callers_trace_i
 
 
 def test_production_like_setup_postgres_s3_and_redis(
-    airflow_home, postgres_database, s3_server, redis_url
+    airflow_home, postgres_database, s3_server, redis_url, spotify
 ) -> None:
     pg = make_url(postgres_database)
     engine = make_engine(postgres_database)
@@ -94,10 +117,16 @@ def test_production_like_setup_postgres_s3_and_redis(
         "AIRFLOW_VAR_CACHE_BACKEND": "redis",
     }
     trace_id = secrets.token_hex(16)
-    result = _run(airflow_home, {"trace_id": trace_id}, extra_env=env)
+    result = _run(airflow_home, {"trace_id": trace_id}, extra_env=env, spotify=spotify)
     assert result.returncode == 0, result.stdout[-4000:]
     health, audit = _rows(postgres_database, trace_id)
-    assert health == {"warehouse": "up", "object_store": "up", "cache": "up", "metadata_db": "up"}
+    assert health == {
+        "warehouse": "up",
+        "object_store": "up",
+        "cache": "up",
+        "metadata_db": "up",
+        "spotify": "up",
+    }
     assert ("task_attempt", "success") in audit
 
 
@@ -115,6 +144,14 @@ def test_unreadable_warehouse_fails_naming_it_after_retries(airflow_home, tmp_pa
     )
     # Retried as configured (2 retries), each attempt re-measuring.
     assert result.stdout.count("health check failed, down: warehouse") >= 3
+
+
+def test_a_wrong_spotify_secret_is_reported_down_by_name(airflow_home, spotify) -> None:
+    env = {"AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(spotify.connection(client_secret="wrong"))}
+    result = _run(airflow_home, {"components": ["spotify"]}, extra_env=env)
+    assert result.returncode != 0
+    assert "health check failed, down: spotify (spotify: SpotifyOauthError" in result.stdout
+    assert "invalid_client" in result.stdout
 
 
 def test_conf_outside_the_params_is_refused_before_the_run(airflow_home) -> None:

@@ -24,18 +24,7 @@ TRACK = "4uLU6hMCjMI75M1A2tKUQC"
 
 
 def _env(emulator: EmulatorHandle) -> dict[str, str]:
-    connection = {
-        "conn_type": "spotify",
-        "host": emulator.base_url,
-        "login": emulator.client_id,
-        "password": emulator.client_secret,
-        "extra": {
-            "tier": emulator.tier,
-            "accounts_url": emulator.base_url,
-            "refresh_token": emulator.refresh_token,
-        },
-    }
-    return {"AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(connection)}
+    return {"AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(emulator.connection())}
 
 
 def _land(airflow_home) -> None:

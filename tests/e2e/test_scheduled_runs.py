@@ -20,6 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
+from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
 from spotify_agent.warehouse.schema import audit_log, health_checks
 
 
@@ -30,7 +31,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def running_airflow(airflow_home) -> Iterator[tuple[object, str]]:
+def spotify() -> Iterator[EmulatorHandle]:
+    with run_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def running_airflow(airflow_home, spotify) -> Iterator[tuple[object, str]]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -43,6 +50,7 @@ def running_airflow(airflow_home) -> Iterator[tuple[object, str]]:
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.1",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(spotify.connection()),
     }
     airflow = str(Path(sys.executable).with_name("airflow"))
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"

@@ -47,19 +47,8 @@ def _connect(
     conn_id: str = "spotify_test",
     **extra: object,
 ) -> SpotifyHook:
-    fields = {
-        "conn_type": "spotify",
-        "host": emulator.base_url,
-        "login": extra.pop("client_id", emulator.client_id),
-        "password": extra.pop("client_secret", emulator.client_secret),
-        "extra": {
-            "tier": emulator.tier,
-            "accounts_url": emulator.base_url,
-            "refresh_token": emulator.refresh_token,
-            **extra,
-        },
-    }
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+    connection = emulator.connection(**extra)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
     emulator.reset_stats()
     return SpotifyHook(conn_id)
 

@@ -23,8 +23,14 @@ from spotify_agent.warehouse.engine import make_engine, read_only_url
 from spotify_agent.warehouse.schema import health_checks
 from spotify_agent.warehouse.upsert import upsert
 
-Component = Literal["warehouse", "object_store", "cache", "metadata_db"]
-ALL_COMPONENTS: tuple[Component, ...] = ("warehouse", "object_store", "cache", "metadata_db")
+Component = Literal["warehouse", "object_store", "cache", "metadata_db", "spotify"]
+ALL_COMPONENTS: tuple[Component, ...] = (
+    "warehouse",
+    "object_store",
+    "cache",
+    "metadata_db",
+    "spotify",
+)
 Status = Literal["up", "down", "off"]
 
 
@@ -184,6 +190,16 @@ def check_cache(client: Pingable | None) -> ComponentHealth:
     if not client.ping():
         return ComponentHealth("cache", "down", "PING did not answer PONG")
     return ComponentHealth("cache", "up", "redis PING ok")
+
+
+class ConnectionTestable(Protocol):
+    def test_connection(self) -> tuple[bool, str]: ...
+
+
+def check_spotify(hook: ConnectionTestable) -> ComponentHealth:
+    """A token from the accounts service and one cheap catalogue call."""
+    ok, message = hook.test_connection()
+    return ComponentHealth("spotify", "up" if ok else "down", message)
 
 
 def run_checks(checks: Mapping[str, Callable[[], ComponentHealth]]) -> list[ComponentHealth]:

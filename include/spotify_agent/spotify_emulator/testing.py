@@ -62,6 +62,28 @@ class EmulatorHandle:
         """Accounts endpoint, for ``SpotifyClientCredentials.OAUTH_TOKEN_URL`` and the like."""
         return f"{self.base_url}/api/token"
 
+    def connection(self, **extra: Any) -> dict[str, Any]:
+        """Fields of an Airflow ``spotify`` connection to this emulator (for ``AIRFLOW_CONN_*``).
+
+        ``extra`` adds to or overrides the connection's extra (``tier``, ``accounts_url``,
+        ``refresh_token``, ``max_retry_after_s``, ...); ``client_id`` / ``client_secret`` override
+        the credentials.
+        """
+        login = extra.pop("client_id", self.client_id)
+        password = extra.pop("client_secret", self.client_secret)
+        return {
+            "conn_type": "spotify",
+            "host": self.base_url,
+            "login": login,
+            "password": password,
+            "extra": {
+                "tier": self.tier,
+                "accounts_url": self.base_url,
+                "refresh_token": self.refresh_token,
+                **extra,
+            },
+        }
+
     def stats(self) -> dict[str, Any]:
         """``{"total_calls", "rate_limited", "by_status", "by_route", "faults"}``."""
         result: dict[str, Any] = self._admin("GET", "/stats")

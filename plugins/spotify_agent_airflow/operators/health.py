@@ -19,6 +19,7 @@ from spotify_agent.maintenance.health import (
     check_cache,
     check_database,
     check_object_store,
+    check_spotify,
     check_warehouse,
     down_components,
     record_health,
@@ -28,6 +29,7 @@ from spotify_agent_airflow.audit import audit_action
 from spotify_agent_airflow.conf import read_conf
 from spotify_agent_airflow.context import trace_id_for
 from spotify_agent_airflow.hooks.cache import CacheHook
+from spotify_agent_airflow.hooks.spotify import SpotifyHook
 from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 from spotify_agent_airflow.object_store import object_store_root
 
@@ -56,7 +58,7 @@ def api_base_url() -> str:
 
 
 class HealthCheckOperator(BaseOperator):
-    """Checks warehouse, object store, cache (when configured) and the Airflow metadata DB.
+    """Checks warehouse, object store, cache (when configured), the Airflow metadata DB and Spotify.
 
     Results go to the ``health_checks`` table (one row per component, replaced on retry). If the
     warehouse itself is down they are still logged, and the task fails naming every component that
@@ -65,9 +67,16 @@ class HealthCheckOperator(BaseOperator):
 
     ui_color = "#e8f5e9"
 
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        warehouse_conn_id: str = "warehouse_default",
+        spotify_conn_id: str = "spotify_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.warehouse_conn_id = warehouse_conn_id
+        self.spotify_conn_id = spotify_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         run_conf = read_conf(context, HealthCheckConf)
@@ -78,6 +87,7 @@ class HealthCheckOperator(BaseOperator):
             "object_store": lambda: check_object_store(object_store_root(), probe_name=probe_name),
             "cache": lambda: check_cache(CacheHook().client if CacheHook.enabled() else None),
             "metadata_db": check_metadata_db,
+            "spotify": lambda: check_spotify(SpotifyHook(self.spotify_conn_id)),
         }
         results = run_checks({name: available[name] for name in run_conf.components})
         for result in results:
