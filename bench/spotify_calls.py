@@ -32,12 +32,8 @@ sys.path[:0] = [str(PROJECT_DIR / "include"), str(PROJECT_DIR / "plugins")]
 from sqlalchemy import select  # noqa: E402
 
 from spotify_agent.spotify.api import fetch_artists  # noqa: E402
-from spotify_agent.spotify.monitoring import batches, detect_changes, snapshot_artists  # noqa: E402
-from spotify_agent.spotify.monitoring_store import (  # noqa: E402
-    previous_snapshots,
-    write_events,
-    write_snapshots,
-)
+from spotify_agent.spotify.monitoring import batches, snapshot_artists  # noqa: E402
+from spotify_agent.spotify.monitoring_store import record_batch  # noqa: E402
 from spotify_agent.spotify.resilience import Resilient  # noqa: E402
 from spotify_agent.spotify_emulator.config import CatalogSpec  # noqa: E402
 from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator  # noqa: E402
@@ -130,34 +126,35 @@ def _snapshot_run(
     engine = make_engine(url)
     task_retries = 0
     for batch in batches(artist_ids, 50):
+        # One mapped task: tried up to TASK_TRIES times, as Airflow retries it; each try writes
+        # what it got (upserts), and a try that left artists out fails so the next one adds them.
         for attempt in range(1, TASK_TRIES + 1):
             try:
                 client = Resilient(hook.client, backoff_s=0.05)
                 result = snapshot_artists(client, batch, tier=emulator.tier, on=day)
-                break
             except Exception:  # noqa: BLE001 - Airflow would retry the mapped task
                 if attempt == TASK_TRIES:
                     raise
                 task_retries += 1
-        with engine.begin() as connection:
-            previous = previous_snapshots(connection, batch, before=day)
-            events = [
-                e
-                for s in result.snapshots
-                for e in detect_changes(
-                    previous.get(s.artist_id), s, follower_jump_pct=10, popularity_jump=5
+                continue
+            with engine.begin() as connection:
+                record_batch(
+                    connection,
+                    result,
+                    day=day,
+                    follower_jump_pct=10,
+                    popularity_jump=5,
+                    run_id="bench",
+                    trace_id="0" * 31 + "1",
+                    at=datetime.now(UTC),
                 )
-            ]
-            now = datetime.now(UTC)
-            write_snapshots(
-                connection,
-                result.snapshots,
-                result.releases,
-                run_id="bench",
-                trace_id="0" * 31 + "1",
-                at=now,
-            )
-            write_events(connection, events, run_id="bench", trace_id="0" * 31 + "1")
+            if not result.incomplete:
+                break
+            if attempt == TASK_TRIES:
+                raise RuntimeError(
+                    f"artists still incomplete after {TASK_TRIES} tries: {result.incomplete}"
+                )
+            task_retries += 1
     engine.dispose()
     return {"task_retries": task_retries}
 

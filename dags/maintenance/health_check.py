@@ -45,8 +45,9 @@ from spotify_agent_airflow.operators.health import HealthCheckOperator
     doc_md=__doc__,
 )
 def health_check() -> None:
-    # It makes one Spotify call, so it queues in the Spotify pool like every Spotify task.
-    HealthCheckOperator(task_id="check_components", pool=SPOTIFY_POOL)
+    # It makes one Spotify call, so it queues in the Spotify pool like every Spotify task, ahead of
+    # long batches (a late health check is a false alarm).
+    HealthCheckOperator(task_id="check_components", pool=SPOTIFY_POOL, priority_weight=100)
 
 
 health_check()

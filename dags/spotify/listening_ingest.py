@@ -11,12 +11,14 @@ Hourly, brings listening events into `listening_events` from two sources:
 * **landed files**: every `*.jsonl`, `*.json` (one event per line) or `*.parquet` file under
   `landing/listening/` in the object store, with fields `user_id`, `track_id` (Spotify id),
   `played_at` (ISO 8601 with a time zone), optional `ms_played` and `context_uri`. A file is
-  recorded in `ingested_files` by key and SHA-256: the same file is never read twice, a changed
-  file is read again.
+  recorded in `ingested_files` by key, size and SHA-256: a file read before is not even listed
+  again, a changed file is read again (only its new events are added). At most 500 files are read
+  per run; the rest wait for the next.
 
 Every event is validated; bad ones (malformed line, missing or wrong field, a time outside
 2008..now) go to `quarantine` with the file and line. Events are keyed by
 `(user_id, played_at, track_id)`, so overlaps are stored once and counted as duplicates.
+Recently-played does not say how long a track played: `ms_played` stays empty for those events.
 """
 
 from __future__ import annotations

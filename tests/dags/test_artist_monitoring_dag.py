@@ -170,27 +170,32 @@ def test_malformed_artist_ids_are_refused_before_the_run(airflow_home) -> None:
 
 
 def test_wrong_secret_fails_at_once_naming_the_connection_and_writes_nothing(airflow_home) -> None:
+    def counts() -> tuple[int, int]:
+        return (
+            _count_rows(airflow_home, artist_snapshots),
+            _count_rows(airflow_home, quarantine),
+        )
+
+    before = counts()
+    with _emulator(CATALOG) as emulator:
+        env = {
+            "AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(
+                emulator.connection(client_secret="revoked-secret")
+            )
+        }
+        # Self-contained: the run must have artists to fetch whatever ran before.
+        conf = json.dumps({"add_artist_ids": WATCHED[:3]})
+        result = airflow_home.airflow(
+            "dags", "test", "artist_monitoring", "2026-11-24", "--conf", conf, extra_env=env
+        )
+    assert result.returncode != 0
+    assert "spotify_default: Spotify refused the credentials" in result.stdout
+    assert counts() == before
+
+
+def _count_rows(airflow_home, table) -> int:
     engine = create_engine(f"sqlite:///{airflow_home.warehouse_path}")
     with engine.connect() as connection:
-
-        def count() -> int:
-            return int(
-                connection.execute(select(func.count()).select_from(artist_snapshots)).scalar_one()
-            )
-
-        before = count()
-        with _emulator(CATALOG) as emulator:
-            env = {
-                "AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(
-                    emulator.connection(client_secret="revoked-secret")
-                )
-            }
-            result = airflow_home.airflow(
-                "dags", "test", "artist_monitoring", "2026-11-24", extra_env=env
-            )
-        assert result.returncode != 0
-        assert "spotify_default: Spotify refused the credentials" in result.stdout
-        assert count() == before
-        quarantined = connection.execute(select(func.count()).select_from(quarantine)).scalar_one()
+        value = int(connection.execute(select(func.count()).select_from(table)).scalar_one())
     engine.dispose()
-    assert quarantined == 0
+    return value

@@ -123,8 +123,25 @@ def test_a_second_run_reads_nothing_twice(airflow_home, emulator, first_run) -> 
     again = airflow_home.airflow("dags", "test", "listening_ingest", extra_env=_env(emulator))
     assert again.returncode == 0, again.stdout[-4000:]
     assert _count(airflow_home, listening_events) == before
-    assert "was ingested before: skipped" in again.stdout
     assert _count(airflow_home, ingested_files) == 2
+    # Files read before are not even listed: the per-file task maps over nothing.
+    assert "ingest_file" in again.stdout and "map has 0 values to expand" in again.stdout
+
+
+def test_a_changed_file_is_read_again_and_only_its_new_events_are_added(
+    airflow_home, emulator, first_run
+) -> None:
+    path = airflow_home.objects_path / "landing" / "listening" / "2026-11-26" / "events.jsonl"
+    line = {"user_id": "file-user", "track_id": TRACK, "played_at": "2026-11-25T10:00:00Z"}
+    path.write_text(path.read_text() + json.dumps(line) + "\n")
+    before = _count(airflow_home, listening_events, listening_events.c.user_id == "file-user")
+    result = airflow_home.airflow("dags", "test", "listening_ingest", extra_env=_env(emulator))
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert (
+        _count(airflow_home, listening_events, listening_events.c.user_id == "file-user")
+        == before + 1
+    )
+    assert _count(airflow_home, ingested_files) == 3
 
 
 def test_unknown_source_is_refused_before_the_run(airflow_home, emulator) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from spotify_agent.core.errors import PermanentFailure, RetryLater
-from spotify_agent.spotify.api import fetch_artist_albums, fetch_artists
+from spotify_agent.spotify.api import IncompleteListing, fetch_artist_albums, fetch_artists
 from spotify_agent.spotify.errors import MalformedResponse, orchestration_errors
 from spotify_agent.spotify.resilience import Resilient
 from spotify_agent.spotify_emulator.config import CatalogSpec
@@ -245,3 +245,38 @@ def test_damaged_release_listings_are_read_again_until_whole(monkeypatch) -> Non
             damaged_seen += len(parsed.quarantined)
             assert sorted(x.id for x in parsed.valid) == clean[artist_id]
         assert damaged_seen > 0, "the faults should have damaged some listings"
+
+
+def test_two_users_of_one_app_never_share_a_token(monkeypatch) -> None:
+    with run_emulator() as emulator:
+        alice = spotify_hook_module._token_cache(
+            _connect(
+                monkeypatch, emulator, conn_id="spotify_alice", refresh_token="rt-alice"
+            ).settings,
+            "refresh_token",
+        )
+        bob = spotify_hook_module._token_cache(
+            _connect(monkeypatch, emulator, conn_id="spotify_bob", refresh_token="rt-bob").settings,
+            "refresh_token",
+        )
+        assert alice is not bob
+        assert alice.get_cached_token()["refresh_token"] == "rt-alice"
+        assert bob.get_cached_token()["refresh_token"] == "rt-bob"
+
+
+def test_a_connection_of_another_type_is_refused(monkeypatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WAREHOUSE_AS_SPOTIFY",
+        json.dumps({"conn_type": "postgres", "host": "db", "login": "etl", "password": "secret"}),
+    )
+    with pytest.raises(ValueError, match="is a 'postgres' connection, not 'spotify'"):
+        _ = SpotifyHook("warehouse_as_spotify").settings
+
+
+def test_a_listing_never_whole_is_reported_not_stored(monkeypatch) -> None:
+    with run_emulator(catalog=CATALOG, faults="rate=1,seed=2,kinds=missing_fields") as emulator:
+        hook = _connect(monkeypatch, emulator)
+        artist_id = emulator.artist_ids()[0]
+        with pytest.raises(IncompleteListing) as caught:
+            fetch_artist_albums(hook.client, artist_id, tier="extended", attempts=2)
+        assert caught.value.artist_id == artist_id and caught.value.quarantined

@@ -136,11 +136,13 @@ def fetch_artist_albums(
 
     A listing is whole when every page had its items, every item validated and the count equals
     the paging ``total``; otherwise it is read again (damaged items are quarantined each time),
-    up to ``attempts`` times, and the last reading is returned.
+    up to ``attempts`` times. :class:`IncompleteListing` says that no reading was whole: a partial
+    listing stored as history would report the missing releases as new the next day.
     """
     source = "spotify:artist_albums"
     quarantined: list[QuarantinedItem] = []
     parsed: Parsed[SimplifiedAlbum] = Parsed()
+    whole = False
     for _ in range(attempts):
         first = client.artist_albums(
             artist_id, include_groups=include_groups, limit=PAGE_LIMIT[tier]
@@ -156,4 +158,17 @@ def fetch_artist_albums(
         whole = not parsed.quarantined and (total is None or total == len(parsed.valid))
         if whole:
             break
+    if not whole:
+        raise IncompleteListing(artist_id, attempts, quarantined)
     return Parsed(parsed.valid, quarantined)
+
+
+class IncompleteListing(Exception):  # noqa: N818 - named for what happened
+    """No reading of an artist's releases was whole; what was damaged is kept for the quarantine."""
+
+    def __init__(self, artist_id: str, attempts: int, quarantined: list[QuarantinedItem]) -> None:
+        self.artist_id = artist_id
+        self.quarantined = quarantined
+        super().__init__(
+            f"releases of artist {artist_id}: no complete listing in {attempts} readings"
+        )

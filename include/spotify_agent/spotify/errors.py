@@ -60,13 +60,19 @@ def translate(
     """The orchestration error for a spotipy failure, or ``None`` to keep the original."""
     kind = type(error).__name__
     if kind in ("SpotifyOauthError", "SpotifyStateError"):
-        # The accounts service refused the credentials: wrong or revoked secret / refresh token.
+        code = getattr(error, "error", None)
+        if code not in _REFUSED_CREDENTIALS:
+            # A 429 or 5xx from the accounts service says nothing about the credentials.
+            return None
         description = getattr(error, "error_description", None) or str(error)
         return PermanentFailure(
-            f"{conn_id}: Spotify refused the credentials ({getattr(error, 'error', kind)}: "
-            f"{description}); check the connection's client id, secret and refresh token"
+            f"{conn_id}: Spotify refused the credentials ({code}: {description}); "
+            "check the connection's client id, secret and refresh token"
         )
     status = getattr(error, "http_status", None)
+    if status == 429 and _server_errors_exhausted(error):
+        # spotipy reports retries exhausted on 5xx answers as a 429 without headers.
+        return None
     if status == 429:
         headers: Any = getattr(error, "headers", None) or {}
         retry_after = _seconds(headers.get("Retry-After")) or default_retry_after_s
@@ -75,6 +81,15 @@ def translate(
         message = " ".join(str(getattr(error, "msg", error)).split())
         return PermanentFailure(f"{conn_id}: HTTP {status} from Spotify: {message}")
     return None
+
+
+# OAuth error codes that mean the app or the user's grant is not (or no longer) valid.
+_REFUSED_CREDENTIALS = frozenset({"invalid_client", "invalid_grant", "unauthorized_client"})
+
+
+def _server_errors_exhausted(error: BaseException) -> bool:
+    reason = str(getattr(error, "reason", "") or "")
+    return any(f"{code} error" in reason for code in (500, 502, 503, 504))
 
 
 def _seconds(value: Any) -> float | None:

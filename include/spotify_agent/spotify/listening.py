@@ -90,7 +90,8 @@ def recently_played(
                 "user_id": user_id,
                 "track_id": play.track.id,
                 "played_at": play.played_at,
-                "ms_played": play.track.duration_ms,
+                # Recently-played does not say how long the track played: missing, not a guess.
+                "ms_played": None,
                 "context_uri": (play.context or {}).get("uri"),
             },
             source=source,
@@ -138,7 +139,9 @@ def _parquet_rows(data: bytes, key: str) -> Iterator[tuple[str, Any]]:
     try:
         table = pq.read_table(io.BytesIO(data))
     except Exception as error:  # noqa: BLE001 - any reader error means an unreadable file
-        yield key, QuarantinedItem(key, data, f"not a readable Parquet file: {error}")
+        # The file stays in the object store: quarantine a reference, not a copy of its bytes.
+        reference = {"object_key": key, "sha256": sha256_of(data), "size_bytes": len(data)}
+        yield key, QuarantinedItem(key, reference, f"not a readable Parquet file: {error}")
         return
     for number, row in enumerate(table.to_pylist(), start=1):
         yield f"{key}:row{number}", row

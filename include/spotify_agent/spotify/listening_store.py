@@ -81,6 +81,18 @@ def already_ingested(connection: Connection, object_key: str, sha256: str) -> bo
     return connection.execute(query).first() is not None
 
 
+def ingested_sizes(connection: Connection, object_keys: Sequence[str]) -> dict[str, set[int]]:
+    """Sizes already recorded per key (a key may have been read again after a change)."""
+    sizes: dict[str, set[int]] = {}
+    for start in range(0, len(object_keys), 500):
+        query = select(ingested_files.c.object_key, ingested_files.c.size_bytes).where(
+            ingested_files.c.object_key.in_(object_keys[start : start + 500])
+        )
+        for key, size in connection.execute(query):
+            sizes.setdefault(key, set()).add(int(size))
+    return sizes
+
+
 def record_file(connection: Connection, row: dict[str, object]) -> None:
     upsert(connection, ingested_files, [row], key=("object_key", "sha256"))
 

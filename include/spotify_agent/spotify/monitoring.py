@@ -9,12 +9,17 @@ missing is not zero.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from spotify_agent.core.quarantine import QuarantinedItem
-from spotify_agent.spotify.api import SpotifyClient, fetch_artist_albums, fetch_artists
+from spotify_agent.spotify.api import (
+    IncompleteListing,
+    SpotifyClient,
+    fetch_artist_albums,
+    fetch_artists,
+)
 from spotify_agent.spotify.models import Artist, SimplifiedAlbum, Tier
 
 
@@ -158,6 +163,8 @@ class SnapshotBatch:
     snapshots: list[ArtistSnapshot]
     releases: dict[str, list[SimplifiedAlbum]]
     quarantined: list[QuarantinedItem]
+    # Artists whose release listing never came back whole: not snapshotted, worth a retry.
+    incomplete: list[str] = field(default_factory=list)
 
 
 def snapshot_artists(
@@ -166,10 +173,19 @@ def snapshot_artists(
     """Profiles (batched where the tier allows) and every release of each artist."""
     artists = fetch_artists(client, artist_ids, tier=tier)
     quarantined = list(artists.quarantined)
-    snapshots, releases = [], {}
+    snapshots, releases, incomplete = [], {}, []
     for artist in artists.valid:
-        albums = fetch_artist_albums(client, artist.id, tier=tier)
+        try:
+            albums = fetch_artist_albums(client, artist.id, tier=tier)
+        except IncompleteListing as error:
+            # No snapshot rather than a wrong one: the artist is snapshotted by the next run.
+            quarantined.extend(error.quarantined)
+            quarantined.append(
+                QuarantinedItem("spotify:artist_albums", {"artist_id": artist.id}, str(error))
+            )
+            incomplete.append(artist.id)
+            continue
         quarantined.extend(albums.quarantined)
         releases[artist.id] = albums.valid
         snapshots.append(ArtistSnapshot.of(artist, albums.valid, on))
-    return SnapshotBatch(snapshots, releases, quarantined)
+    return SnapshotBatch(snapshots, releases, quarantined, incomplete)

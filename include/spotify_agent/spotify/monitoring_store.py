@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, delete, func, select
 
 from spotify_agent.spotify.models import SimplifiedAlbum
-from spotify_agent.spotify.monitoring import ArtistEvent, ArtistSnapshot
+from spotify_agent.spotify.monitoring import (
+    ArtistEvent,
+    ArtistSnapshot,
+    SnapshotBatch,
+    detect_changes,
+)
 from spotify_agent.warehouse.schema import (
     artist_events,
     artist_releases,
@@ -100,9 +105,57 @@ def write_snapshots(
 
 
 def write_events(
-    connection: Connection, events: Sequence[ArtistEvent], *, run_id: str, trace_id: str
+    connection: Connection,
+    events: Sequence[ArtistEvent],
+    *,
+    artist_ids: Sequence[str],
+    day: date,
+    run_id: str,
+    trace_id: str,
 ) -> int:
+    """Replace the day's events of ``artist_ids`` (a re-run that finds fewer leaves no stale ones)."""
+    connection.execute(
+        delete(artist_events).where(
+            artist_events.c.artist_id.in_(artist_ids), artist_events.c.snapshot_date == day
+        )
+    )
     rows = [{**event.as_row(), "run_id": run_id, "trace_id": trace_id} for event in events]
     return upsert(
         connection, artist_events, rows, key=("artist_id", "snapshot_date", "event_type", "subject")
     )
+
+
+def record_batch(
+    connection: Connection,
+    batch: SnapshotBatch,
+    *,
+    day: date,
+    follower_jump_pct: float,
+    popularity_jump: int,
+    run_id: str,
+    trace_id: str,
+    at: datetime,
+) -> tuple[int, int]:
+    """Store a batch's snapshots and the changes since each artist's previous snapshot.
+
+    Returns (snapshots written, events found); one transaction, so a retry starts clean.
+    """
+    artist_ids = [snapshot.artist_id for snapshot in batch.snapshots]
+    previous = previous_snapshots(connection, artist_ids, before=day)
+    events = [
+        event
+        for snapshot in batch.snapshots
+        for event in detect_changes(
+            previous.get(snapshot.artist_id),
+            snapshot,
+            follower_jump_pct=follower_jump_pct,
+            popularity_jump=popularity_jump,
+        )
+    ]
+    written = write_snapshots(
+        connection, batch.snapshots, batch.releases, run_id=run_id, trace_id=trace_id, at=at
+    )
+    write_events(
+        connection, events, artist_ids=artist_ids, day=day, run_id=run_id, trace_id=trace_id
+    )
+    return written, len(events)

@@ -8,15 +8,24 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-# Task processes and listeners write concurrently; wait for a lock instead of failing at once.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Task processes and listeners write concurrently; wait for a lock instead of failing at once, but
+# less than the 20 s Airflow gives a finished task's listeners.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+POSTGRES_CONNECT_TIMEOUT_S = 10
 
 
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite gets WAL journaling, foreign keys and a busy timeout."""
     url = make_url(url)
+    # Error messages must not carry row values: they end up in logs and audit rows, and rows
+    # hold personal data (user ids).
+    kwargs.setdefault("hide_parameters", True)
     if url.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
+        if url.get_backend_name() == "postgresql":
+            connect_args = dict(kwargs.pop("connect_args", {}))
+            connect_args.setdefault("connect_timeout", POSTGRES_CONNECT_TIMEOUT_S)
+            kwargs["connect_args"] = connect_args
         return create_engine(url, **kwargs)
 
     engine = create_engine(url, **kwargs)

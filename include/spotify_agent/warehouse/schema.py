@@ -79,7 +79,9 @@ quarantine = Table(
     "quarantine",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("source", String(128), nullable=False),
+    # Where the payload came from: "spotify:artist", or an object key with ":line" (keys may be
+    # 1,024 characters long).
+    Column("source", String(1100), nullable=False),
     Column("payload_sha256", String(64), nullable=False),
     # json (valid JSON text), text (any other UTF-8) or base64 (bytes): nothing is lost.
     Column("payload_encoding", String(8), nullable=False),
@@ -185,8 +187,8 @@ listening_events = Table(
     Column("track_id", SpotifyIdColumn, nullable=False),
     Column("ms_played", Integer, nullable=True),
     Column("context_uri", String(250), nullable=True),
-    # recently_played:<user> or the landed object's key.
-    Column("source", String(512), nullable=False),
+    # recently_played:<connection> or the landed object's key (up to 1,024 characters).
+    Column("source", String(1100), nullable=False),
     Column("run_id", String(250), nullable=False),
     Column("ingested_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("user_id", "played_at", "track_id", name="pk_listening_events"),

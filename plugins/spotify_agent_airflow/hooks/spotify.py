@@ -13,7 +13,9 @@ by Airflow after that delay), and a 2xx body that is not JSON raises instead of 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from functools import cached_property
@@ -37,8 +39,14 @@ DEFAULT_API_URL = "https://api.spotify.com"
 DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com"
 STATUS_FORCELIST = (429, 500, 502, 503, 504)
 
-# Tokens per (accounts URL, client id, grant): shared by every hook in the process.
-_TOKEN_CACHES: dict[tuple[str, str, str], Any] = {}
+# spotipy logs request headers (bearer and basic credentials) and token bodies at DEBUG; Airflow's
+# masker cannot recognise a base64 "id:secret". Keep its loggers at INFO whatever the root level.
+for _name in ("spotipy", "spotipy.client", "spotipy.oauth2"):
+    logging.getLogger(_name).setLevel(logging.INFO)
+
+# Tokens per (accounts URL, client id, grant, refresh token): hooks of the same app and user share
+# them; two users of one app never do (in `airflow dags test` every task runs in one process).
+_TOKEN_CACHES: dict[tuple[str, str, str, str], Any] = {}
 _TOKEN_CACHES_LOCK = threading.Lock()
 
 
@@ -61,6 +69,9 @@ class SpotifySettings:
 
 
 def settings_from_connection(conn_id: str, connection: Any) -> SpotifySettings:
+    # A run conf can name the connection: refuse to send another service's credentials to Spotify.
+    if connection.conn_type != "spotify":
+        raise ValueError(f"{conn_id}: is a {connection.conn_type!r} connection, not 'spotify'")
     extra: dict[str, Any] = connection.extra_dejson or {}
     tier = str(extra.get("tier", "development"))
     if tier not in ("extended", "development"):
@@ -219,7 +230,12 @@ class SpotifyHook(BaseHook):
 def _token_cache(settings: SpotifySettings, grant: str) -> Any:
     from spotipy.cache_handler import MemoryCacheHandler
 
-    key = (settings.token_url, settings.client_id, grant)
+    user = (
+        hashlib.sha256((settings.refresh_token or "").encode()).hexdigest()
+        if grant == "refresh_token"
+        else ""
+    )
+    key = (settings.token_url, settings.client_id, grant, user)
     with _TOKEN_CACHES_LOCK:
         cache = _TOKEN_CACHES.get(key)
         if cache is None:

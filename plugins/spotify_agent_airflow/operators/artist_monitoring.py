@@ -78,12 +78,8 @@ class ArtistSnapshotOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, int]:
         from spotify_agent.core.quarantine import quarantine_items
         from spotify_agent.spotify.errors import orchestration_errors
-        from spotify_agent.spotify.monitoring import detect_changes, snapshot_artists
-        from spotify_agent.spotify.monitoring_store import (
-            previous_snapshots,
-            write_events,
-            write_snapshots,
-        )
+        from spotify_agent.spotify.monitoring import snapshot_artists
+        from spotify_agent.spotify.monitoring_store import record_batch
         from spotify_agent.spotify.resilience import Resilient
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
@@ -100,33 +96,23 @@ class ArtistSnapshotOperator(BaseOperator):
         ref = run_ref(context)
         now = datetime.now(UTC)
         with WarehouseHook(self.warehouse_conn_id).get_engine().begin() as connection:
-            previous = previous_snapshots(connection, self.artist_ids, before=day)
-            events = [
-                event
-                for snapshot in batch.snapshots
-                for event in detect_changes(
-                    previous.get(snapshot.artist_id),
-                    snapshot,
-                    follower_jump_pct=conf.follower_jump_pct,
-                    popularity_jump=conf.popularity_jump,
-                )
-            ]
-            written = write_snapshots(
+            written, events = record_batch(
                 connection,
-                batch.snapshots,
-                batch.releases,
+                batch,
+                day=day,
+                follower_jump_pct=conf.follower_jump_pct,
+                popularity_jump=conf.popularity_jump,
                 run_id=ref.run_id,
                 trace_id=ref.trace_id,
                 at=now,
             )
-            write_events(connection, events, run_id=ref.run_id, trace_id=ref.trace_id)
             quarantined = quarantine_items(
                 connection, [*batch.quarantined, *client.quarantined], run=ref, at=now
             )
             counts = {
-                "rows_written": written + len(events),
+                "rows_written": written + events,
                 "snapshots": written,
-                "events": len(events),
+                "events": events,
                 "quarantined": quarantined,
                 "releases": sum(len(r) for r in batch.releases.values()),
                 **spotify.stats.summary(),
@@ -142,4 +128,14 @@ class ArtistSnapshotOperator(BaseOperator):
                 else "",
             )
         log.info("batch of %d artists: %s", len(self.artist_ids), counts)
+        if batch.incomplete:
+            # The rest is stored; a retry (standard backoff) snapshots these, idempotently.
+            raise IncompleteBatch(
+                f"{len(batch.incomplete)} artists had no complete release listing: "
+                + ", ".join(batch.incomplete[:10])
+            )
         return counts
+
+
+class IncompleteBatch(RuntimeError):
+    """Some artists of the batch could not be snapshotted this attempt."""

@@ -29,7 +29,6 @@ from spotify_agent_airflow.audit import audit_action
 from spotify_agent_airflow.conf import read_conf
 from spotify_agent_airflow.context import trace_id_for
 from spotify_agent_airflow.hooks.cache import CacheHook
-from spotify_agent_airflow.hooks.spotify import SpotifyHook
 from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 from spotify_agent_airflow.object_store import object_store_root
 
@@ -46,6 +45,14 @@ def check_metadata_db() -> ComponentHealth:
     except ArgumentError:
         return check_airflow_api(api_base_url())
     return check_database("metadata_db", url)
+
+
+def _spotify_hook(conn_id: str) -> Any:
+    # Imported here: the Spotify hook pulls in urllib3 and the payload models, which a DAG file
+    # importing this operator should not pay for at parse time.
+    from spotify_agent_airflow.hooks.spotify import SpotifyHook
+
+    return SpotifyHook(conn_id)
 
 
 def api_base_url() -> str:
@@ -87,7 +94,7 @@ class HealthCheckOperator(BaseOperator):
             "object_store": lambda: check_object_store(object_store_root(), probe_name=probe_name),
             "cache": lambda: check_cache(CacheHook().client if CacheHook.enabled() else None),
             "metadata_db": check_metadata_db,
-            "spotify": lambda: check_spotify(SpotifyHook(self.spotify_conn_id)),
+            "spotify": lambda: check_spotify(_spotify_hook(self.spotify_conn_id)),
         }
         results = run_checks({name: available[name] for name in run_conf.components})
         for result in results:

@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 LANDING_PREFIX = "landing/listening"
 EVENT_FILE_SUFFIXES = (".jsonl", ".json", ".parquet")
+# One mapped task per file: stay well under Airflow's max_map_length (1024); the rest waits an hour.
+MAX_FILES_PER_RUN = 500
 
 
 def plan_users(context: Any) -> list[str]:
@@ -22,8 +24,14 @@ def plan_users(context: Any) -> list[str]:
     return conf.spotify_conn_ids if "recently_played" in conf.sources else []
 
 
-def list_landing_files(context: Any) -> list[str]:
-    """Keys of event files under ``landing/listening/`` in the object store, oldest name first."""
+def list_landing_files(context: Any, *, warehouse_conn_id: str = "warehouse_default") -> list[str]:
+    """Keys of event files under ``landing/listening/`` not read yet, oldest name first.
+
+    A file already recorded with the same size is left out without being downloaded; the
+    ingest task still compares SHA-256, so a same-size rewrite is caught when it is listed.
+    """
+    from spotify_agent.spotify.listening_store import ingested_sizes
+    from spotify_agent_airflow.hooks.warehouse import WarehouseHook
     from spotify_agent_airflow.object_store import object_store_root
 
     conf = read_conf(context, ListeningIngestConf)
@@ -32,12 +40,19 @@ def list_landing_files(context: Any) -> list[str]:
     landing = object_store_root() / LANDING_PREFIX
     if not landing.exists():
         return []
-    keys = [
-        f"{LANDING_PREFIX}/{path.relative_to(landing)}"
+    found = {
+        f"{LANDING_PREFIX}/{path.relative_to(landing)}": path.stat().st_size
         for path in landing.rglob("*")
         if path.is_file() and path.name.endswith(EVENT_FILE_SUFFIXES)
-    ]
-    return sorted(keys)
+    }
+    with WarehouseHook(warehouse_conn_id).get_engine().connect() as connection:
+        seen = ingested_sizes(connection, list(found))
+    waiting = sorted(key for key, size in found.items() if size not in seen.get(key, set()))
+    if len(waiting) > MAX_FILES_PER_RUN:
+        log.warning(
+            "%d files waiting; this run reads the first %d", len(waiting), MAX_FILES_PER_RUN
+        )
+    return waiting[:MAX_FILES_PER_RUN]
 
 
 class PlanUsersOperator(BaseOperator):

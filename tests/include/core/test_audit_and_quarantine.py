@@ -86,3 +86,11 @@ def test_quarantine_keeps_every_payload_losslessly_and_once(warehouse) -> None:
     ]
     assert rows[0]["field"] == "popularity" and rows[0]["trace_id"] == "a" * 32
     assert rows[2]["reason"] == "not a wav file"
+
+
+def test_sources_as_long_as_object_keys_fit_on_both_backends(warehouse) -> None:
+    source = "landing/listening/" + "k" * 1000 + ".jsonl:123456"
+    with warehouse.begin() as connection:
+        quarantine_items(connection, [QuarantinedItem(source, "{", "not JSON")], run=RUN, at=AT)
+    with warehouse.connect() as connection:
+        assert connection.execute(select(quarantine.c.source)).scalar_one() == source

@@ -44,3 +44,16 @@ def test_client_errors_fail_fast_with_the_reason(status: int) -> None:
 def test_server_errors_keep_the_standard_retries(status: int) -> None:
     with pytest.raises(SpotifyException), orchestration_errors("spotify_default"):
         raise SpotifyException(status, -1, "boom")
+
+
+def test_a_busy_accounts_service_is_not_a_credentials_problem() -> None:
+    # spotipy raises SpotifyOauthError for any HTTP error of the token endpoint, 429 and 5xx too.
+    with pytest.raises(SpotifyOauthError), orchestration_errors("spotify_default"):
+        raise SpotifyOauthError("error: 503", error=None, error_description="Service Unavailable")
+
+
+def test_server_errors_that_spotipy_reports_as_429_keep_the_standard_retries() -> None:
+    with pytest.raises(SpotifyException), orchestration_errors("spotify_default"):
+        raise SpotifyException(
+            429, -1, "/v1/artists:\n Max Retries", reason="too many 503 error responses"
+        )

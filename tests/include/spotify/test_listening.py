@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 from spotify_agent.spotify.listening import (
     ListeningEvent,
     read_event_file,
+    sha256_of,
     unique_events,
     validate_event,
 )
@@ -76,7 +77,12 @@ def test_parquet_files_are_read_row_by_row() -> None:
 
 def test_an_unreadable_parquet_file_is_quarantined_whole() -> None:
     batch = read_event_file(b"PAR1 not really", key="broken.parquet", now=NOW)
-    assert batch.events == [] and batch.quarantined[0].payload == b"PAR1 not really"
+    assert batch.events == []
+    assert batch.quarantined[0].payload == {
+        "object_key": "broken.parquet",
+        "sha256": sha256_of(b"PAR1 not really"),
+        "size_bytes": 15,
+    }
 
 
 def test_the_same_play_twice_is_one_event() -> None:

@@ -110,3 +110,22 @@ def test_batches_are_deterministic_and_deduplicated() -> None:
 def test_conf_refuses_malformed_artist_ids_naming_the_position() -> None:
     with pytest.raises(InvalidRunConf, match=r"add_artist_ids\[1\]: String should match pattern"):
         ArtistMonitoringConf.parse({"add_artist_ids": [ARTIST, "spotify:artist:xyz"]})
+
+
+def test_rerunning_a_day_that_finds_fewer_changes_leaves_no_stale_event(warehouse) -> None:
+    from spotify_agent.spotify.monitoring import ArtistEvent
+    from spotify_agent.spotify.monitoring_store import write_events
+
+    first = [
+        ArtistEvent(ARTIST, DAY2, "popularity_jump", "popularity", "60", "70", 10),
+        ArtistEvent(ARTIST, DAY2, "name_changed", "name", "a", "b"),
+    ]
+    with warehouse.begin() as connection:
+        write_events(
+            connection, first, artist_ids=[ARTIST], day=DAY2, run_id="r1", trace_id="a" * 32
+        )
+        write_events(
+            connection, first[:1], artist_ids=[ARTIST], day=DAY2, run_id="r2", trace_id="a" * 32
+        )
+        kinds = connection.exec_driver_sql("SELECT event_type FROM artist_events").scalars().all()
+    assert kinds == ["popularity_jump"]
