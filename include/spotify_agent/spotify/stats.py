@@ -1,7 +1,8 @@
 """Counts of Spotify calls: per endpoint, per status, 429s and latency.
 
-Every HTTP attempt is counted, including the ones spotipy's retry layer repeats, so a benchmark or
-a run summary sees the calls Spotify saw.
+Every answered Web API request is counted, including the ones spotipy's retry layer repeats, so a
+benchmark or a run summary sees the calls Spotify answered. Not counted: token requests (the
+auth managers use their own session) and attempts that got no answer (timeouts, resets).
 """
 
 from __future__ import annotations
