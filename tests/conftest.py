@@ -118,6 +118,20 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+def redis_connection(url: str) -> dict[str, object]:
+    """Airflow ``redis`` connection fields (host, port, extra.db) for a ``redis://`` URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    db = int(parts.path.lstrip("/") or 0)
+    return {
+        "conn_type": "redis",
+        "host": parts.hostname,
+        "port": parts.port or 6379,
+        "extra": {"db": db},
+    }
+
+
 @dataclass(frozen=True)
 class S3Server:
     endpoint_url: str

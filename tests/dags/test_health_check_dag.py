@@ -15,6 +15,7 @@ from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
 from spotify_agent.warehouse.engine import make_engine
 from spotify_agent.warehouse.migrate import upgrade
 from spotify_agent.warehouse.schema import audit_log, health_checks
+from tests.conftest import redis_connection
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,6 @@ def test_production_like_setup_postgres_s3_and_redis(
     engine = make_engine(postgres_database)
     upgrade(engine)
     engine.dispose()
-    redis = make_url(redis_url.replace("redis://", "redis+x://"))
     env = {
         "AIRFLOW_CONN_WAREHOUSE_DEFAULT": json.dumps(
             {
@@ -105,14 +105,7 @@ def test_production_like_setup_postgres_s3_and_redis(
                 "extra": {"endpoint_url": s3_server.endpoint_url, "region_name": "eu-west-1"},
             }
         ),
-        "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(
-            {
-                "conn_type": "redis",
-                "host": redis.host,
-                "port": redis.port,
-                "extra": {"db": int(redis.database or 0)},
-            }
-        ),
+        "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(redis_connection(redis_url)),
         "AIRFLOW_VAR_OBJECT_STORE_URL": f"s3://{s3_server.bucket}/prod-like",
         "AIRFLOW_VAR_CACHE_BACKEND": "redis",
     }

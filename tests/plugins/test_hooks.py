@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from spotify_agent.warehouse.migrate import head_revision
 from spotify_agent_airflow.hooks.cache import CacheHook
 from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+from tests.conftest import redis_connection
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -81,15 +82,7 @@ def test_unknown_warehouse_type_is_refused_with_its_name(monkeypatch: pytest.Mon
 
 
 def test_cache_hook_talks_to_real_redis(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:
-    url = make_url(redis_url.replace("redis://", "redis+x://"))
-    _connection(
-        monkeypatch,
-        "cache_live",
-        conn_type="redis",
-        host=url.host,
-        port=url.port,
-        extra={"db": int(url.database or 0)},
-    )
+    _connection(monkeypatch, "cache_live", **redis_connection(redis_url))
     hook = CacheHook("cache_live")
     assert hook.test_connection() == (True, "PING ok")
     hook.client.set("spotify-agent-test:key", "v", ex=10)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, and_, select
 
@@ -98,7 +98,5 @@ def record_file(connection: Connection, row: dict[str, object]) -> None:
 
 
 def _utc(value: datetime) -> datetime:
-    from datetime import UTC
-
     # SQLite hands back naive datetimes (stored as UTC).
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
