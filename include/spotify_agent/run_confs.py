@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from spotify_agent.core.run_conf import RunConf
 from spotify_agent.maintenance.health import HealthCheckConf
-from spotify_agent.spotify.confs import ArtistMonitoringConf, ListeningIngestConf
+from spotify_agent.spotify.confs import (
+    ArtistMonitoringConf,
+    ListeningIngestConf,
+    PlaylistUpdateConf,
+)
 
 CONF_MODELS: dict[str, type[RunConf]] = {
     "health_check": HealthCheckConf,
     "artist_monitoring": ArtistMonitoringConf,
     "listening_ingest": ListeningIngestConf,
+    "playlist_update": PlaylistUpdateConf,
 }

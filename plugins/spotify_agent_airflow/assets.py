@@ -21,3 +21,4 @@ def _table(name: str) -> Asset:
 ARTIST_SNAPSHOTS = _table("artist_snapshots")
 ARTIST_EVENTS = _table("artist_events")
 LISTENING_EVENTS = _table("listening_events")
+PLAYLIST_SYNCS = _table("playlist_syncs")

@@ -22,9 +22,16 @@ from sqlalchemy.engine import URL
 from spotify_agent import project_dir
 
 # The DAG families `make demo` runs, in dependency order. A new family adds itself here.
-DEMO_DAGS: tuple[str, ...] = ("health_check", "listening_ingest", "artist_monitoring")
+DEMO_DAGS: tuple[str, ...] = (
+    "health_check",
+    "listening_ingest",
+    "artist_monitoring",
+    "playlist_update",
+)
 # How many of the emulator's artists the demo adds to the watch list.
 DEMO_WATCHED_ARTISTS = 25
+# The demo keeps the emulator user's first playlist equal to their most played tracks.
+DEMO_PLAYLIST_SIZE = 20
 
 
 def cmd_apply_settings(args: argparse.Namespace) -> int:
@@ -84,12 +91,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     log_dir = project_dir() / "var" / "demo"
     log_dir.mkdir(parents=True, exist_ok=True)
     runs = []
-    with _spotify_emulator(log_dir) as artist_ids:
-        confs: dict[str, dict[str, object]] = {
-            "artist_monitoring": {"add_artist_ids": artist_ids[:DEMO_WATCHED_ARTISTS]}
-            if artist_ids
-            else {}
-        }
+    with _spotify_emulator(log_dir) as emulated:
+        confs: dict[str, dict[str, object]] = {}
+        if emulated.artist_ids:
+            confs["artist_monitoring"] = {
+                "add_artist_ids": emulated.artist_ids[:DEMO_WATCHED_ARTISTS]
+            }
+        if emulated.own_playlist_ids:
+            confs["playlist_update"] = {
+                "manage": [
+                    {
+                        "playlist_id": emulated.own_playlist_ids[0],
+                        "rule": "most_played",
+                        "size": DEMO_PLAYLIST_SIZE,
+                    }
+                ]
+            }
         for dag_id in args.dags or DEMO_DAGS:
             trace_id = secrets.token_hex(16)
             conf = {"trace_id": trace_id, **confs.get(dag_id, {})}
@@ -112,12 +129,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if all(run.state == "success" for run in runs) else 1
 
 
+@dataclass(frozen=True)
+class EmulatedSpotify:
+    """What the demo needs from the emulator; empty when a real Spotify app is configured."""
+
+    artist_ids: list[str]
+    own_playlist_ids: list[str]
+
+
 @contextmanager
-def _spotify_emulator(log_dir: Path) -> Iterator[list[str]]:
+def _spotify_emulator(log_dir: Path) -> Iterator[EmulatedSpotify]:
     """Start the bundled Spotify emulator where ``spotify_default`` expects it (on loopback).
 
-    Yields the emulator's artist ids, or nothing when the connection points elsewhere (a real
-    Spotify app), in which case the demo uses the existing watch list.
+    Yields the emulator's artist ids and the connection user's playlists, or nothing when the
+    connection points elsewhere (a real Spotify app): the demo then uses the existing watch list
+    and managed playlists.
     """
     from urllib.parse import urlsplit
 
@@ -127,7 +153,7 @@ def _spotify_emulator(log_dir: Path) -> Iterator[list[str]]:
     address = urlsplit(host)
     if address.hostname not in ("127.0.0.1", "localhost") or address.port is None:
         print(f"spotify_default points at {host or 'api.spotify.com'}: not starting the emulator")
-        yield []
+        yield EmulatedSpotify([], [])
         return
     base = f"http://{address.hostname}:{address.port}"
     command = [
@@ -146,7 +172,7 @@ def _spotify_emulator(log_dir: Path) -> Iterator[list[str]]:
             print(
                 f"Spotify emulator on {base} ({len(artist_ids)} artists; log: var/demo/spotify_emulator.log)"
             )
-            yield artist_ids
+            yield EmulatedSpotify(artist_ids, _own_playlist_ids(base))
         finally:
             emulator.terminate()
             emulator.wait(timeout=10)
@@ -171,6 +197,31 @@ def _wait_for_emulator(
             pass
         time.sleep(0.3)
     raise SystemExit(f"the Spotify emulator did not answer on {base} within {timeout_s:.0f} s")
+
+
+def _own_playlist_ids(base: str) -> list[str]:
+    """The playlists of the connection's user, asked through the Web API like any client."""
+    import httpx
+    from airflow.models.connection import Connection
+
+    connection = Connection.get_connection_from_secrets("spotify_default")
+    token = httpx.post(
+        f"{base}/api/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": connection.extra_dejson.get("refresh_token", ""),
+        },
+        auth=(connection.login or "", connection.password or ""),
+        timeout=10,
+    )
+    token.raise_for_status()
+    page = httpx.get(
+        f"{base}/v1/me/playlists?limit=50",
+        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        timeout=10,
+    )
+    page.raise_for_status()
+    return [playlist["id"] for playlist in page.json()["items"]]
 
 
 def demo_summary(runs: list[DemoRun]) -> str:

@@ -63,7 +63,7 @@ def fetch_artists(
             received.extend(zip(chunk, client.artists(chunk)["artists"], strict=True))
     else:
         received = [
-            (artist_id, _single_or_none(client.artist, artist_id)) for artist_id in artist_ids
+            (artist_id, single_or_none(client.artist, artist_id)) for artist_id in artist_ids
         ]
 
     result: Parsed[Artist] = Parsed()
@@ -91,7 +91,7 @@ def fetch_artists(
             damaged.append(artist_id)
         if attempt < attempts and damaged:
             received = [
-                (artist_id, _single_or_none(client.artist, artist_id)) for artist_id in damaged
+                (artist_id, single_or_none(client.artist, artist_id)) for artist_id in damaged
             ]
         else:
             break
@@ -100,7 +100,7 @@ def fetch_artists(
     return result
 
 
-def _single_or_none(call: Any, object_id: str) -> Any:
+def single_or_none(call: Any, object_id: str) -> Any:
     """One object by id, or ``None`` when Spotify does not know the id (404)."""
     try:
         return call(object_id)
@@ -114,7 +114,11 @@ class DamagedPage(ValueError):
     """A paging object without its ``items`` list: the listing cannot be trusted to be whole."""
 
 
-def iterate_pages(client: SpotifyClient, first_page: Any) -> Iterator[Any]:
+class Pager(Protocol):
+    def next(self, result: Any) -> Any: ...
+
+
+def iterate_pages(client: Pager, first_page: Any) -> Iterator[Any]:
     """Every item of a paging object, following ``next`` links."""
     page = first_page
     while page:

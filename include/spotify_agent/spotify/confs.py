@@ -6,14 +6,16 @@ Params, imports only pydantic and the id pattern at parse time (see bench/parse_
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from spotify_agent.core.run_conf import RunConf
 from spotify_agent.spotify.ids import SpotifyId
 
 Source = Literal["recently_played", "landing_files"]
+PlaylistRule = Literal["most_played", "track_list"]
+CONN_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
 ALL_SOURCES: tuple[Source, ...] = ("recently_played", "landing_files")
 
 
@@ -53,5 +55,83 @@ class ListeningIngestConf(RunConf):
     spotify_conn_ids: list[str] = Field(
         default_factory=lambda: ["spotify_default"],
         description="Spotify connections whose user (refresh token) to read recently-played for.",
-        json_schema_extra={"items": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,250}$"}},
+        json_schema_extra={"items": {"type": "string", "pattern": CONN_ID_PATTERN}},
     )
+
+
+class ManagedPlaylistSpec(BaseModel):
+    """One playlist ``playlist_update`` keeps equal to a target track list."""
+
+    # The JSON schema repeats the cross-field rule so the trigger form and REST API refuse it too.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "if": {"properties": {"rule": {"const": "track_list"}}, "required": ["rule"]},
+            "then": {"required": ["track_ids"], "properties": {"track_ids": {"minItems": 1}}},
+            "else": {"properties": {"track_ids": {"maxItems": 0}}},
+        },
+    )
+
+    playlist_id: SpotifyId = Field(
+        description="Spotify playlist id (22 characters); the connection's user must own it."
+    )
+    rule: PlaylistRule = Field(
+        default="most_played",
+        description=(
+            "most_played: the `size` most played tracks of `listening_events` over the last "
+            "`window_days` days; track_list: exactly `track_ids`, in that order."
+        ),
+    )
+    size: int = Field(default=50, ge=1, le=1000, description="Tracks in a most_played playlist.")
+    window_days: int = Field(
+        default=28, ge=1, le=366, description="Days of listening a most_played playlist counts."
+    )
+    track_ids: list[SpotifyId] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="The tracks of a track_list playlist, in order (empty for most_played).",
+    )
+    spotify_conn_id: str = Field(
+        default="spotify_default",
+        pattern=CONN_ID_PATTERN,
+        description="Spotify connection whose user (refresh token) owns the playlist.",
+    )
+
+    @model_validator(mode="after")
+    def _tracks_match_rule(self) -> Self:
+        if self.rule == "track_list" and not self.track_ids:
+            raise ValueError("track_ids: a track_list playlist needs at least one track id")
+        if self.rule != "track_list" and self.track_ids:
+            raise ValueError(f"track_ids: only a track_list playlist takes them, not {self.rule}")
+        return self
+
+
+class PlaylistUpdateConf(RunConf):
+    """Run conf of the ``playlist_update`` DAG."""
+
+    playlist_ids: list[SpotifyId] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Sync only these managed playlists (default: every managed playlist).",
+    )
+    manage: list[ManagedPlaylistSpec] = Field(
+        default_factory=list,
+        max_length=100,
+        description=(
+            "Playlists to start managing, or whose rule to change, before the sync: objects "
+            "with playlist_id, rule, size, window_days, track_ids, spotify_conn_id."
+        ),
+    )
+    unmanage_playlist_ids: list[SpotifyId] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Playlists to stop managing (left as they are on Spotify).",
+    )
+
+    @model_validator(mode="after")
+    def _no_contradiction(self) -> Self:
+        both = {spec.playlist_id for spec in self.manage} & set(self.unmanage_playlist_ids)
+        if both:
+            raise ValueError(f"unmanage_playlist_ids: also in manage: {', '.join(sorted(both))}")
+        return self

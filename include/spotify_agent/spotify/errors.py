@@ -97,3 +97,18 @@ def _seconds(value: Any) -> float | None:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def write_outcome_unknown(error: BaseException) -> bool:
+    """After this error, may a playlist write have been applied (or its plan be stale)?
+
+    Server errors, timeouts, dropped connections and damaged answers say nothing about whether
+    Spotify applied the write; a 400 on a planned write means the playlist moved under the plan.
+    Both are settled by reading the playlist again, never by repeating the write.
+    """
+    import requests
+
+    if isinstance(error, MalformedResponse | requests.exceptions.RequestException):
+        return True
+    status = getattr(error, "http_status", None)
+    return isinstance(status, int) and (status == 400 or status >= 500)

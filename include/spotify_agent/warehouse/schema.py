@@ -218,3 +218,44 @@ ingested_files = Table(
     Column("ingested_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("object_key", "sha256", name="pk_ingested_files"),
 )
+
+
+# --- playlist_update (migration 0005) ---------------------------------------------------------
+
+managed_playlists = Table(
+    "managed_playlists",
+    metadata,
+    Column("playlist_id", SpotifyIdColumn, primary_key=True),
+    Column("spotify_conn_id", String(250), nullable=False),
+    # most_played | track_list (see spotify_agent.spotify.confs.ManagedPlaylistSpec).
+    Column("rule", String(32), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("window_days", Integer, nullable=False),
+    Column("track_ids", JSON, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("added_by_run", String(250), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+playlist_syncs = Table(
+    "playlist_syncs",
+    metadata,
+    Column("playlist_id", SpotifyIdColumn, nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    # planned (written before the first write call) | applied | unchanged
+    Column("status", String(16), nullable=False),
+    Column("strategy", String(16), nullable=False),
+    Column("snapshot_before", String(128), nullable=False),
+    Column("snapshot_after", String(128), nullable=True),
+    Column("target_size", Integer, nullable=False),
+    # Track URIs added and removed, in target / playlist order.
+    Column("added", JSON, nullable=False),
+    Column("removed", JSON, nullable=False),
+    Column("moved", Integer, nullable=False),
+    Column("write_calls", Integer, nullable=False),
+    Column("quarantined", Integer, nullable=False),
+    Column("synced_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("playlist_id", "run_id", name="pk_playlist_syncs"),
+)
+

@@ -8,7 +8,8 @@ playlist writes and recently-played), ``timeout_s`` (10), ``retries`` (3) and
 
 spotipy already retries 429 and 5xx; this hook only bounds what spotipy leaves unbounded: a
 ``Retry-After`` longer than ``max_retry_after_s`` raises instead of sleeping (the task is retried
-by Airflow after that delay), and a 2xx body that is not JSON raises instead of becoming ``None``.
+by Airflow after that delay), a 2xx body that is not JSON raises instead of becoming ``None``,
+and a write answered 5xx is not repeated blindly (it may have been applied; the caller reads).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 DEFAULT_API_URL = "https://api.spotify.com"
 DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com"
 STATUS_FORCELIST = (429, 500, 502, 503, 504)
+# Methods urllib3 may repeat after a 5xx; a write answered 5xx may have been applied, and only
+# the caller can tell by reading (see spotify_agent.spotify.playlists). A 429 applied nothing.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # spotipy logs request headers (bearer and basic credentials) and token bodies at DEBUG; Airflow's
 # masker cannot recognise a base64 "id:secret". Keep its loggers at INFO whatever the root level.
@@ -117,6 +121,11 @@ class BoundedRetry(Retry):
         if response is not None and self.stats is not None:
             self.stats.record(method or "GET", url or "", int(response.status))
         return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() not in IDEMPOTENT_METHODS and status_code != 429:
+            return False
+        return bool(super().is_retry(method, status_code, has_retry_after))
 
     def sleep_for_retry(self, response: Any) -> bool:
         header = response.headers.get("Retry-After")
