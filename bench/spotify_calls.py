@@ -8,7 +8,11 @@ Three measurements, each side by side with a named baseline in the same run:
    the window allows, and 429s that escaped to the caller;
 3. with 20% injected faults (429, 5xx, truncated, malformed, missing fields): the warehouse after
    snapshotting N artists vs the fault-free run's; a batch that fails is retried as Airflow
-   would (the DAG's retries=3), and the diff counts rows lost or duplicated.
+   would (the DAG's retries=3), and the diff counts rows lost or duplicated;
+4. playlist writes: one playlist synced day after day (tracks leaving and new ones appended,
+   tracks changing places, one day with nothing new): our write calls vs replacing the whole
+   playlist every day, the writes on the unchanged day, and, with 20% faults on every call
+   (damaged answers to writes that were applied included), tracks lost or duplicated.
 
     python bench/spotify_calls.py [--quick]
 """
@@ -32,8 +36,15 @@ sys.path[:0] = [str(PROJECT_DIR / "include"), str(PROJECT_DIR / "plugins")]
 from sqlalchemy import select  # noqa: E402
 
 from spotify_agent.spotify.api import fetch_artists  # noqa: E402
+from spotify_agent.spotify.errors import write_outcome_unknown  # noqa: E402
 from spotify_agent.spotify.monitoring import batches, snapshot_artists  # noqa: E402
 from spotify_agent.spotify.monitoring_store import record_batch  # noqa: E402
+from spotify_agent.spotify.playlists import (  # noqa: E402
+    MAX_ITEMS_PER_CALL,
+    read_playlist,
+    sync_playlist,
+    track_uri,
+)
 from spotify_agent.spotify.resilience import Resilient  # noqa: E402
 from spotify_agent.spotify_emulator.config import CatalogSpec  # noqa: E402
 from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator  # noqa: E402
@@ -207,6 +218,85 @@ def bench_faults(n_artists: int, fault_rate: float) -> list[str]:
     ]
 
 
+PLAYLIST_WRITE_ROUTES = tuple(
+    f"{method} /v1/playlists/{{playlist_id}}/items" for method in ("POST", "PUT", "DELETE")
+)
+
+
+def _chart_days(pool: list[str], size: int, days: int) -> list[list[str]]:
+    """Day-by-day targets of one playlist. Even days: 2% of the tracks leave and as many new
+    ones are appended (a curated list); odd days: ten tracks change places (a chart); the
+    middle day repeats the day before (nothing new)."""
+    import random
+
+    rng = random.Random(5)  # noqa: S311 - reproducible benchmark data
+    charts = [pool[:size]]
+    spare = iter(pool[size:])
+    for day in range(1, days):
+        chart = list(charts[-1])
+        churn = max(1, size // 50)
+        if day == days // 2:
+            pass
+        elif day % 2 == 0:
+            for _ in range(churn):
+                chart.pop(rng.randrange(len(chart)))
+            chart.extend(next(spare) for _ in range(churn))
+        else:
+            for _ in range(5):
+                i, j = rng.randrange(len(chart)), rng.randrange(len(chart))
+                chart[i], chart[j] = chart[j], chart[i]
+        charts.append(chart)
+    return charts
+
+
+def bench_playlists(size: int, days: int, fault_rate: float) -> list[str]:
+    spec = CatalogSpec(seed=13, n_artists=60, albums_per_artist=5, tracks_per_album=10, n_users=1)
+    with run_emulator(tier="extended", catalog=spec) as emulator:
+        hook = _hook(emulator)
+        client = Resilient(hook.user_client)
+        playlist_id = sorted(
+            p.id for p in emulator.catalog.playlists.values() if p.owner_id == emulator.user_id
+        )[0]
+        charts = _chart_days([track_uri(t) for t in sorted(emulator.catalog.tracks)], size, days)
+        sync_playlist(client, playlist_id, charts[0], is_uncertain=write_outcome_unknown)
+        writes, unchanged_day_writes = 0, 0
+        for day, chart in enumerate(charts[1:], start=1):
+            emulator.reset_stats()
+            sync_playlist(client, playlist_id, chart, is_uncertain=write_outcome_unknown)
+            calls = sum(_route_calls(emulator, route) for route in PLAYLIST_WRITE_ROUTES)
+            writes += calls
+            if day == days // 2:
+                unchanged_day_writes = calls
+        assert list(read_playlist(client, playlist_id).uris) == charts[-1]
+        replace_all = (days - 1) * math.ceil(size / MAX_ITEMS_PER_CALL)
+        print(f"  {days - 1} daily syncs of a {size}-track chart: {writes} write calls")
+
+        emulator.set_faults(f"rate={fault_rate},seed=3,kinds=500+502+503+truncated+malformed+429")
+        lost_or_doubled = 0
+        for chart in charts[1:]:
+            for _ in range(TASK_TRIES):  # a failed sync is retried as Airflow would
+                try:
+                    sync_playlist(client, playlist_id, chart, is_uncertain=write_outcome_unknown)
+                    break
+                except Exception as error:  # noqa: BLE001 - count, then retry like Airflow
+                    print(f"  sync failed once under faults: {type(error).__name__}")
+        emulator.set_faults(None)
+        live = list(read_playlist(client, playlist_id).uris)
+        lost_or_doubled = len(set(charts[-1]) ^ set(live)) + (len(live) - len(set(live)))
+        faults = sum(emulator.stats()["faults"].values())
+        print(f"  the same days under {fault_rate:.0%} faults ({faults} faults injected)")
+    return [
+        f"bench spotify_calls: playlist_write_calls ours={writes} baseline(replace every day)="
+        f"{replace_all} ratio={writes / replace_all:.2f} target <= 1.0: "
+        + ("ok" if writes <= replace_all else "SHORT"),
+        f"bench spotify_calls: unchanged_day_writes ours={unchanged_day_writes} baseline(none)=0 "
+        "ratio=- target == 0: " + ("ok" if unchanged_day_writes == 0 else "SHORT"),
+        f"bench spotify_calls: playlist_fault_diff ours={lost_or_doubled} baseline(target, {size} "
+        f"tracks)=0 ratio={lost_or_doubled / size:.3f} target == 0: "
+        + ("ok" if lost_or_doubled == 0 else "SHORT"),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -220,6 +310,8 @@ def main() -> int:
     lines += bench_throughput(n_calls=60 if args.quick else 150, max_calls=20, window_s=3)
     print("3. 20% injected faults")
     lines += bench_faults(n_artists=100 if args.quick else 400, fault_rate=0.2)
+    print("4. playlist writes")
+    lines += bench_playlists(size=300, days=5 if args.quick else 15, fault_rate=0.2)
     print()
     print("\n".join(lines))
     return 0 if all(line.endswith(": ok") for line in lines) else 1

@@ -180,3 +180,30 @@ def test_a_playlist_that_is_not_managed_fails_the_run_naming_it(airflow_home, em
     assert result.returncode != 0
     assert f"playlist_ids: not managed (add them with `manage`): {unmanaged}" in result.stdout
     assert _writes(emulator) == 0
+
+
+def test_a_revoked_refresh_token_fails_at_once_naming_the_connection(
+    airflow_home, emulator, track_list_run
+) -> None:
+    playlist_id, tracks, _ = track_list_run
+    syncs_before = _rows(airflow_home, select(playlist_syncs))
+    emulator.reset_stats()
+    env = {
+        "AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(
+            emulator.connection(refresh_token="revoked-token")
+        )
+    }
+    result = airflow_home.airflow(
+        "dags",
+        "test",
+        "playlist_update",
+        "2026-05-05",
+        "--conf",
+        json.dumps({"playlist_ids": [playlist_id]}),
+        extra_env=env,
+    )
+    assert result.returncode != 0
+    assert "spotify_default: Spotify refused the credentials" in result.stdout
+    assert _rows(airflow_home, select(playlist_syncs)) == syncs_before
+    assert _writes(emulator) == 0
+    assert _live(emulator, playlist_id) == tracks

@@ -196,3 +196,46 @@ def test_the_client_repeats_a_write_after_429_but_never_after_a_5xx(monkeypatch,
         hook.user_client.playlist_add_items(playlist_id, uris)
     emulator.set_faults(None)
     assert sum(emulator.stats()["by_route"][route].values()) == 1 + hook.settings.retries
+
+
+def test_damaged_readings_are_quarantined_and_read_again(monkeypatch, emulator) -> None:
+    """An item without its URI never reaches the plan: it is kept and the playlist read again."""
+    import copy
+
+    from spotify_agent.core.quarantine import QuarantinedItem
+
+    hook = _hook(monkeypatch, emulator)
+    client = Resilient(hook.user_client)
+    playlist_id = _own_playlist(emulator)
+    target = _target(emulator, 20, offset=800)
+
+    class FirstPageLosesAUri:
+        def __init__(self, inner) -> None:
+            self.inner, self.damaged_once = inner, False
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def playlist_items(self, *args, **kwargs):
+            page = self.inner.playlist_items(*args, **kwargs)
+            if self.damaged_once or not page["items"]:
+                return page
+            self.damaged_once = True
+            page = copy.deepcopy(page)
+            for key in ("item", "track"):
+                page["items"][0].get(key, {}).pop("uri", None)
+            return page
+
+    damaged: list[QuarantinedItem] = []
+    result = sync_playlist(
+        FirstPageLosesAUri(client),
+        playlist_id,
+        target,
+        is_uncertain=write_outcome_unknown,
+        damaged=damaged,
+    )
+    assert list(read_playlist(client, playlist_id).uris) == target
+    assert result.changed
+    assert [(item.source, item.reason) for item in damaged] == [
+        (f"spotify:playlist:{playlist_id}", "playlist item without a Spotify URI")
+    ]

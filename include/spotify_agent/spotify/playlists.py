@@ -262,27 +262,43 @@ class DamagedPlaylist(ValueError):
         self.payload = payload
 
 
-def read_playlist(client: PlaylistClient, playlist_id: str) -> LivePlaylist:
+def read_playlist(
+    client: PlaylistClient,
+    playlist_id: str,
+    *,
+    attempts: int = 3,
+    damaged: list[QuarantinedItem] | None = None,
+) -> LivePlaylist:
     """The playlist's snapshot id and the URI of every item, in order, read consistently.
 
     The snapshot id is read before and after the items; if it changed in between, the items are
-    read again, so a plan never mixes two versions.
+    read again, so a plan never mixes two versions. A damaged reading (an item without a URI, a
+    page without items, a count that disagrees with ``total``) is added to ``damaged`` for the
+    quarantine and read again, up to ``attempts`` readings in all.
     """
-    for _ in range(3):
-        snapshot_id = _snapshot_id(client, playlist_id)
-        uris: list[str] = []
-        first = client.playlist_items(playlist_id, limit=ITEMS_PAGE_LIMIT)
+    source = f"spotify:playlist:{playlist_id}"
+    last: DamagedPlaylist | None = None
+    for _ in range(attempts):
         try:
-            for item in iterate_pages(client, first):
-                uris.append(_item_uri(item))
-        except DamagedPage as error:
-            raise DamagedPlaylist(str(error), first) from None
-        total = first.get("total")
-        if total is not None and total != len(uris):
-            raise DamagedPlaylist(f"{len(uris)} items read, total says {total}", first)
-        if _snapshot_id(client, playlist_id) == snapshot_id:
-            return LivePlaylist(playlist_id, snapshot_id, tuple(uris))
-    raise DamagedPlaylist(f"playlist {playlist_id} kept changing while it was read", None)
+            snapshot_id = _snapshot_id(client, playlist_id)
+            uris: list[str] = []
+            first = client.playlist_items(playlist_id, limit=ITEMS_PAGE_LIMIT)
+            try:
+                for item in iterate_pages(client, first):
+                    uris.append(_item_uri(item))
+            except DamagedPage as error:
+                raise DamagedPlaylist(str(error), first) from None
+            total = first.get("total") if isinstance(first, dict) else None
+            if total is not None and total != len(uris):
+                raise DamagedPlaylist(f"{len(uris)} items read, total says {total}", first)
+            if _snapshot_id(client, playlist_id) == snapshot_id:
+                return LivePlaylist(playlist_id, snapshot_id, tuple(uris))
+            last = DamagedPlaylist(f"playlist {playlist_id} changed while it was read", None)
+        except DamagedPlaylist as error:
+            last = error
+            if damaged is not None and error.payload is not None:
+                damaged.append(QuarantinedItem(source, error.payload, str(error)))
+    raise last or DamagedPlaylist(f"playlist {playlist_id}: no reading attempted", None)
 
 
 def _snapshot_id(client: PlaylistClient, playlist_id: str) -> str:
@@ -362,6 +378,7 @@ def sync_playlist(
     is_uncertain: Callable[[BaseException], bool] = lambda error: False,
     vet: Callable[[Sequence[str]], Sequence[str]] | None = None,
     on_plan: Callable[[SyncResult], None] | None = None,
+    damaged: list[QuarantinedItem] | None = None,
 ) -> SyncResult:
     """Make the playlist equal ``unique(target_uris)``; return what changed and what it cost.
 
@@ -369,9 +386,9 @@ def sync_playlist(
     timeout, a damaged answer, a plan gone stale): the next round reads the playlist again instead
     of repeating the write. ``vet`` gets the URIs the sync would add and returns those to leave
     out (tracks Spotify does not know refuse a whole add call). ``on_plan`` is called once,
-    before the first write, with the diff.
+    before the first write, with the diff. Damaged readings are collected in ``damaged``.
     """
-    live = read_playlist(client, playlist_id)
+    live = read_playlist(client, playlist_id, damaged=damaged)
     plan = plan_sync(live.uris, target_uris)
     if vet is not None and plan.added:
         rejected = set(vet(plan.added))
@@ -407,7 +424,7 @@ def sync_playlist(
                 error,
             )
         # Read back: proves the writes landed, or plans the rest from what is really there.
-        live = read_playlist(client, playlist_id)
+        live = read_playlist(client, playlist_id, damaged=damaged)
         plan = plan_sync(live.uris, target_uris)
     if plan.writes:
         raise PlaylistNotConverged(

@@ -125,20 +125,33 @@ class SyncPlaylistOperator(BaseOperator):
                     at=datetime.now(UTC),
                 )
 
-        with orchestration_errors(playlist.spotify_conn_id):
-            result = sync_playlist(
-                client,
-                playlist.playlist_id,
-                target,
-                is_uncertain=write_outcome_unknown,
-                vet=vet,
-                on_plan=on_plan,
-            )
+        damaged: list[QuarantinedItem] = []
+        try:
+            with orchestration_errors(playlist.spotify_conn_id):
+                result = sync_playlist(
+                    client,
+                    playlist.playlist_id,
+                    target,
+                    is_uncertain=write_outcome_unknown,
+                    vet=vet,
+                    on_plan=on_plan,
+                    damaged=damaged,
+                )
+        except Exception:
+            # Keep what was damaged even when the attempt fails (Airflow retries it).
+            with engine.begin() as connection:
+                quarantine_items(
+                    connection,
+                    [*unknown, *damaged, *client.quarantined],
+                    run=ref,
+                    at=datetime.now(UTC),
+                )
+            raise
 
         now = datetime.now(UTC)
         with engine.begin() as connection:
             quarantined = quarantine_items(
-                connection, [*unknown, *client.quarantined], run=ref, at=now
+                connection, [*unknown, *damaged, *client.quarantined], run=ref, at=now
             )
             status = record_sync(
                 connection,
