@@ -6,6 +6,7 @@ the DAG policy tests check each DAG's Params against its model. A new DAG adds i
 
 from __future__ import annotations
 
+from spotify_agent.content.confs import ContentGenerationConf
 from spotify_agent.core.run_conf import RunConf
 from spotify_agent.maintenance.health import HealthCheckConf
 from spotify_agent.spotify.confs import (
@@ -19,4 +20,5 @@ CONF_MODELS: dict[str, type[RunConf]] = {
     "artist_monitoring": ArtistMonitoringConf,
     "listening_ingest": ListeningIngestConf,
     "playlist_update": PlaylistUpdateConf,
+    "content_generation": ContentGenerationConf,
 }

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spotify_agent.core.quarantine import RunRef
 from spotify_agent.core.trace import InvalidTraceId, resolve_trace_id
+
+if TYPE_CHECKING:
+    # Imported when called: it pulls in SQLAlchemy and the warehouse schema, which DAG files that
+    # import this module at parse time do not need (bench/parse_time.py).
+    from spotify_agent.core.quarantine import RunRef
 
 
 def trace_id_for(context: Any) -> str:
@@ -21,6 +25,8 @@ def trace_id_for(context: Any) -> str:
 
 
 def run_ref(context: Any) -> RunRef:
+    from spotify_agent.core.quarantine import RunRef
+
     ti = context["ti"]
     return RunRef(
         dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, trace_id=trace_id_for(context)

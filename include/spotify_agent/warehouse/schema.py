@@ -259,3 +259,33 @@ playlist_syncs = Table(
     PrimaryKeyConstraint("playlist_id", "run_id", name="pk_playlist_syncs"),
 )
 
+
+# --- content_generation (migration 0006) ------------------------------------------------------
+
+content_versions = Table(
+    "content_versions",
+    metadata,
+    # playlist_description (subject_id: playlist id) | artist_digest (subject_id: ISO week)
+    Column("subject_type", String(32), nullable=False),
+    Column("subject_id", String(64), nullable=False),
+    Column("content_sha256", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    # [{"text": sentence, "facts": {name: value}}]: the numbers behind every sentence.
+    Column("sentences", JSON, nullable=False),
+    # template:v1 | llm:<model>
+    Column("generator", String(128), nullable=False),
+    # The data interval's day or ISO week the facts describe.
+    Column("period", String(16), nullable=False),
+    # drafted -> approved | rejected -> published
+    Column("status", String(16), nullable=False),
+    Column("object_key", String(1024), nullable=True),
+    Column("drafted_by_run", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("drafted_at", DateTime(timezone=True), nullable=False),
+    Column("reviewed_by", String(250), nullable=True),
+    Column("reviewed_at", DateTime(timezone=True), nullable=True),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint(
+        "subject_type", "subject_id", "content_sha256", name="pk_content_versions"
+    ),
+)

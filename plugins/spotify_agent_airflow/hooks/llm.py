@@ -1,0 +1,77 @@
+"""LlmHook: an OpenAI-compatible chat-completions endpoint from an ``http`` connection.
+
+Connection fields: host = base URL (``https://api.openai.com``, a gateway, or a local server),
+password = API key (sent as a bearer token; may be empty for a local server); extra: ``model``,
+``path`` (``/v1/chat/completions``), ``max_chars`` (300, Spotify's description limit) and
+``timeout_s`` (30). The key never leaves the connection: it is not logged or returned.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+from spotify_agent.content.llm import LlmSettings
+from spotify_agent.content.text import MAX_DESCRIPTION_CHARS
+
+
+class LlmHook(BaseHook):
+    conn_name_attr = "llm_conn_id"
+    default_conn_name = "content_llm"
+    conn_type = "http"
+    hook_name = "Content LLM (chat completions)"
+
+    def __init__(self, llm_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.llm_conn_id = llm_conn_id
+
+    @cached_property
+    def _connection(self) -> Any:
+        connection = self.get_connection(self.llm_conn_id)
+        if not connection.host:
+            raise ValueError(f"{self.llm_conn_id}: host (the endpoint's base URL) is required")
+        return connection
+
+    @cached_property
+    def settings(self) -> LlmSettings:
+        extra = self._connection.extra_dejson or {}
+        return LlmSettings(
+            model=str(extra.get("model", "default")),
+            max_chars=int(extra.get("max_chars", MAX_DESCRIPTION_CHARS)),
+        )
+
+    @property
+    def url(self) -> str:
+        connection = self._connection
+        host = str(connection.host).rstrip("/")
+        if "://" not in host:
+            host = f"{connection.schema or 'https'}://{host}"
+        if connection.port:
+            host = f"{host}:{connection.port}"
+        path = str((connection.extra_dejson or {}).get("path", "/v1/chat/completions"))
+        return host + path
+
+    def post(self, body: dict[str, Any]) -> Any:
+        """Send ``body``; the decoded JSON answer, or an exception for an HTTP error."""
+        import requests
+
+        connection = self._connection
+        headers = {"Authorization": f"Bearer {connection.password}"} if connection.password else {}
+        timeout = float((connection.extra_dejson or {}).get("timeout_s", 30))
+        response = requests.post(self.url, json=body, headers=headers, timeout=timeout)
+        response.raise_for_status()
+        return response.json()
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            self.post(
+                {
+                    "model": self.settings.model,
+                    "messages": [{"role": "user", "content": "Answer with: ok"}],
+                }
+            )
+        except Exception as error:  # noqa: BLE001 - report, do not raise, from a connection test
+            return False, f"{type(error).__name__}: {error}"
+        return True, f"chat completions answered at {self.url}"

@@ -1,0 +1,161 @@
+"""A real Airflow (API server, scheduler, DAG processor; LocalExecutor) for end-to-end tests.
+
+Started once per session against the session's Airflow home, as `make up` would start it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+
+from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
+from spotify_agent.warehouse.schema import audit_log
+
+REVIEWER = "reviewer"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def spotify() -> Iterator[EmulatorHandle]:
+    with run_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def running_airflow(airflow_home, spotify) -> Iterator[tuple[object, str]]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **airflow_home.env,
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": base,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "2",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.1",
+        # As in `make up`: a test unpauses the DAGs it drives, so no other DAG's schedule (or the
+        # asset events it emits) starts runs the test did not ask for.
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        # A named user for the API (the password is generated into AIRFLOW_HOME).
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{REVIEWER}:admin",
+        "AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(spotify.connection()),
+    }
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    logs = airflow_home.path / "e2e-logs"
+    logs.mkdir(exist_ok=True)
+    processes = []
+    for component in (["api-server", "--port", str(port)], ["scheduler"], ["dag-processor"]):
+        log = (logs / f"{component[0]}.log").open("w")
+        processes.append(
+            subprocess.Popen([airflow, *component], env=env, stdout=log, stderr=subprocess.STDOUT)
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        else:
+            pytest.fail(f"the API server did not start; see {logs}")
+        yield env, base
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def airflow_until_ok(env: dict[str, str], *args: str, timeout_s: float = 120) -> None:
+    """Run an airflow CLI command until it succeeds (the DAG may not be parsed yet)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("airflow")), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"airflow {' '.join(args)} kept failing:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+            )
+        time.sleep(2)
+
+
+def wait_for_attempt(url: str, trace_id: str, timeout_s: float = 180) -> list[tuple[str, str]]:
+    engine = create_engine(url)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as connection:
+                rows = [
+                    tuple(row)
+                    for row in connection.execute(
+                        select(audit_log.c.action, audit_log.c.outcome).where(
+                            audit_log.c.trace_id == trace_id
+                        )
+                    )
+                ]
+            if any(action == "task_attempt" for action, _ in rows):
+                return rows
+            time.sleep(1)
+    finally:
+        engine.dispose()
+    pytest.fail(f"no task attempt for trace {trace_id} within {timeout_s}s")
+
+
+@dataclass(frozen=True)
+class Api:
+    """The API server of the running Airflow, logged in as ``REVIEWER``."""
+
+    base: str
+    token: str
+
+    def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return httpx.request(
+            method, f"{self.base}/api/v2{path}", headers=headers, timeout=30, **kwargs
+        )  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def api(airflow_home, running_airflow) -> Api:
+    _, base = running_airflow
+    passwords = json.loads(
+        (airflow_home.path / "simple_auth_manager_passwords.json.generated").read_text()
+    )
+    answer = httpx.post(
+        f"{base}/auth/token",
+        json={"username": REVIEWER, "password": passwords[REVIEWER]},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return Api(base, answer.json()["access_token"])
