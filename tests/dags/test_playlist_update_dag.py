@@ -207,3 +207,25 @@ def test_a_revoked_refresh_token_fails_at_once_naming_the_connection(
     assert _rows(airflow_home, select(playlist_syncs)) == syncs_before
     assert _writes(emulator) == 0
     assert _live(emulator, playlist_id) == tracks
+
+
+def test_a_most_played_playlist_without_plays_is_left_as_it_is(
+    airflow_home, emulator, track_list_run
+) -> None:
+    playlist_id, tracks, _ = track_list_run
+    emulator.reset_stats()
+    conf = {
+        "manage": [{"playlist_id": playlist_id, "rule": "most_played", "window_days": 1}],
+        "playlist_ids": [playlist_id],
+    }
+    result = _run(airflow_home, emulator, "2026-03-01", conf)  # no listening data then
+    assert result.returncode != 0
+    assert "the target is empty" in result.stdout
+    assert _writes(emulator) == 0
+    assert _live(emulator, playlist_id) == tracks
+    # Put the playlist back under its track list for the tests after this one.
+    restore = {
+        "manage": [{"playlist_id": playlist_id, "rule": "track_list", "track_ids": tracks}],
+        "playlist_ids": [playlist_id],
+    }
+    assert _run(airflow_home, emulator, "2026-03-02", restore).returncode == 0

@@ -239,3 +239,42 @@ def test_damaged_readings_are_quarantined_and_read_again(monkeypatch, emulator) 
     assert [(item.source, item.reason) for item in damaged] == [
         (f"spotify:playlist:{playlist_id}", "playlist item without a Spotify URI")
     ]
+
+
+def test_a_collapsed_target_is_refused_before_any_write(monkeypatch, emulator) -> None:
+    from spotify_agent.spotify.playlists import SyncRefused, shrink_guard
+
+    hook = _hook(monkeypatch, emulator)
+    client = Resilient(hook.user_client)
+    playlist_id = _own_playlist(emulator)
+    target = _target(emulator, 30, offset=900)
+    sync_playlist(client, playlist_id, target, is_uncertain=write_outcome_unknown)
+    emulator.reset_stats()
+    with pytest.raises(SyncRefused, match="the target is empty"):
+        sync_playlist(
+            client, playlist_id, [], is_uncertain=write_outcome_unknown, guard=shrink_guard(None)
+        )
+    with pytest.raises(SyncRefused, match="67% fewer, more than 50%"):
+        sync_playlist(
+            client,
+            playlist_id,
+            target[:10],
+            is_uncertain=write_outcome_unknown,
+            guard=shrink_guard(50),
+        )
+    assert _writes(emulator) == 0
+    assert list(read_playlist(client, playlist_id).uris) == target
+    # A small change passes the same guard.
+    result = sync_playlist(
+        client, playlist_id, target[:25], is_uncertain=write_outcome_unknown, guard=shrink_guard(50)
+    )
+    assert result.changed and list(read_playlist(client, playlist_id).uris) == target[:25]
+
+
+def test_the_guard_lets_a_playlist_come_down_to_its_configured_size() -> None:
+    from spotify_agent.spotify.playlists import shrink_guard
+
+    guard = shrink_guard(50, expected=20)
+    assert guard(100, 20) is None  # first managed: 100 tracks brought down to a size of 20
+    assert guard(20, 19) is None
+    assert "95% fewer" in (guard(20, 1) or "")  # 1 of 20: the listening data is missing

@@ -111,4 +111,6 @@ def write_outcome_unknown(error: BaseException) -> bool:
     if isinstance(error, MalformedResponse | requests.exceptions.RequestException):
         return True
     status = getattr(error, "http_status", None)
+    if getattr(error, "code", None) == -1 and status == 400:
+        return False  # spotipy refused the call itself (an unsupported URI): nothing was sent
     return isinstance(status, int) and (status == 400 or status >= 500)

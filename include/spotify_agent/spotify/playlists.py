@@ -18,7 +18,7 @@ so a write that was applied after all is not applied twice. An equal playlist ge
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -105,12 +105,15 @@ def plan_sync(live: Sequence[str], target: Sequence[str]) -> PlaylistPlan:
 
 def _plan_edit(live: Sequence[str], wanted: list[str]) -> PlaylistPlan:
     wanted_set = set(wanted)
-    # 1. Remove what the target lacks, and repeats of a kept track.
+    # 1. Remove what the target lacks. A track the playlist holds more than once loses every
+    # copy and is inserted again: Spotify has been seen to ignore `positions` and remove all
+    # occurrences of a URI, which would also take the copy meant to stay.
+    copies = Counter(live)
     doomed: dict[str, list[int]] = defaultdict(list)
     kept: list[str] = []
     present: set[str] = set()
     for position, uri in enumerate(live):
-        if uri in wanted_set and uri not in present:
+        if uri in wanted_set and copies[uri] == 1:
             kept.append(uri)
             present.add(uri)
         else:
@@ -159,7 +162,7 @@ def _plan_edit(live: Sequence[str], wanted: list[str]) -> PlaylistPlan:
                 chunk_end = min(position, chunk_start + MAX_ITEMS_PER_CALL)
                 writes.append(Add(tuple(wanted[chunk_start:chunk_end]), chunk_start))
             run_start = None
-    added = tuple(uri for uri in wanted if uri not in present)
+    added = tuple(uri for uri in wanted if uri not in copies)
     removed = tuple(uri for uri in doomed if uri not in wanted_set)
     return PlaylistPlan("edit", tuple(writes), added, removed, moved)
 
@@ -309,10 +312,19 @@ def _snapshot_id(client: PlaylistClient, playlist_id: str) -> str:
     return snapshot_id
 
 
+class UnmanageablePlaylist(ValueError):
+    """The playlist holds items the Web API cannot write (local files): it cannot be managed."""
+
+
 def _item_uri(item: Any) -> str:
     # Since February 2026 the object is under "item"; extended-tier answers repeat it as "track".
     obj = (item.get("item") or item.get("track")) if isinstance(item, dict) else None
     uri = obj.get("uri") if isinstance(obj, dict) else None
+    if isinstance(uri, str) and uri.startswith("spotify:local:"):
+        raise UnmanageablePlaylist(
+            "the playlist holds a local file, which the Web API cannot remove or move; "
+            "remove local files from a managed playlist in the Spotify app"
+        )
     if not isinstance(uri, str) or not uri.startswith("spotify:"):
         raise DamagedPlaylist("playlist item without a Spotify URI", item)
     return uri
@@ -365,6 +377,37 @@ class SyncResult:
         return bool(self.added or self.removed or self.moved)
 
 
+class SyncRefused(RuntimeError):  # noqa: N818 - named for what happened
+    """The target looks wrong (empty, or far shorter than the playlist): nothing was written."""
+
+
+def shrink_guard(
+    max_shrink_pct: float | None, *, expected: int | None = None
+) -> Callable[[int, int], str | None]:
+    """A ``guard`` for :func:`sync_playlist`: refuses an empty target, and one that would drop
+    more than ``max_shrink_pct`` percent of the playlist's tracks while also falling that far
+    short of the ``expected`` size (a rule's `size`): a collapsed target means missing data,
+    a playlist first brought down to its configured size does not. ``None``: no such limit."""
+
+    def guard(live_count: int, target_count: int) -> str | None:
+        if target_count == 0 and live_count > 0:
+            return "the target is empty (no data for its rule?); the playlist is left as it is"
+        if max_shrink_pct is None or not live_count:
+            return None
+        floor = 1 - max_shrink_pct / 100
+        short_of_size = expected is None or target_count < expected * floor
+        if target_count < live_count * floor and short_of_size:
+            shrink = 100.0 * (live_count - target_count) / live_count
+            return (
+                f"the target has {target_count} tracks where the playlist has {live_count} "
+                f"({shrink:.0f}% fewer, more than {max_shrink_pct:g}%); the playlist is left "
+                "as it is"
+            )
+        return None
+
+    return guard
+
+
 class PlaylistNotConverged(RuntimeError):
     """The playlist still differs from its target after every round (someone else edits it?)."""
 
@@ -379,14 +422,17 @@ def sync_playlist(
     vet: Callable[[Sequence[str]], Sequence[str]] | None = None,
     on_plan: Callable[[SyncResult], None] | None = None,
     damaged: list[QuarantinedItem] | None = None,
+    guard: Callable[[int, int], str | None] | None = None,
 ) -> SyncResult:
     """Make the playlist equal ``unique(target_uris)``; return what changed and what it cost.
 
     ``is_uncertain`` says after which errors a write's outcome is unknown (a server error, a
     timeout, a damaged answer, a plan gone stale): the next round reads the playlist again instead
     of repeating the write. ``vet`` gets the URIs the sync would add and returns those to leave
-    out (tracks Spotify does not know refuse a whole add call). ``on_plan`` is called once,
-    before the first write, with the diff. Damaged readings are collected in ``damaged``.
+    out (tracks Spotify does not know refuse a whole add call). ``guard`` gets the live and
+    target track counts and may refuse the sync (:class:`SyncRefused`, nothing written).
+    ``on_plan`` is called once, before the first write, with the diff. Damaged readings are
+    collected in ``damaged``.
     """
     live = read_playlist(client, playlist_id, damaged=damaged)
     plan = plan_sync(live.uris, target_uris)
@@ -395,6 +441,10 @@ def sync_playlist(
         if rejected:
             target_uris = [uri for uri in target_uris if uri not in rejected]
             plan = plan_sync(live.uris, target_uris)
+    if guard is not None and plan.writes:
+        reason = guard(len(live.uris), len(unique(target_uris)))
+        if reason is not None:
+            raise SyncRefused(f"playlist {playlist_id}: {reason}")
     result = SyncResult(
         playlist_id,
         live.snapshot_id,

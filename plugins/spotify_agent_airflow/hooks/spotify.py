@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, cast
@@ -60,8 +60,8 @@ class SpotifySettings:
     api_url: str
     accounts_url: str
     client_id: str
-    client_secret: str
-    refresh_token: str | None
+    client_secret: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
     tier: Tier
     timeout_s: float
     retries: int
@@ -212,6 +212,9 @@ class SpotifyHook(BaseHook):
                     total=s.retries,
                     connect=None,
                     read=False,
+                    # urllib3 repeats "other" errors (a TLS EOF while reading an answer) whatever
+                    # the method: a write could apply twice. Reads are repeated by Resilient.
+                    other=0,
                     allowed_methods=frozenset(["GET", "POST", "PUT", "DELETE"]),
                     status=s.retries,
                     backoff_factor=0.3,

@@ -16,6 +16,11 @@ from spotify_agent_airflow.context import run_time
 log = logging.getLogger(__name__)
 
 
+# A most_played target that would drop more than half the playlist's tracks and is under half its
+# configured size is not synced: it means missing listening data, not a change of taste.
+MOST_PLAYED_MAX_SHRINK_PCT = 50.0
+
+
 def target_end(context: Any) -> datetime:
     """The end of the listening a run counts: its data interval's end (a re-run counts the same)."""
     return context.get("data_interval_end") or run_time(context)
@@ -73,6 +78,8 @@ class SyncPlaylistOperator(BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from spotify_agent.core.quarantine import QuarantinedItem, quarantine_items
         from spotify_agent.spotify.errors import orchestration_errors, write_outcome_unknown
         from spotify_agent.spotify.playlist_store import (
@@ -82,8 +89,11 @@ class SyncPlaylistOperator(BaseOperator):
             target_track_ids,
         )
         from spotify_agent.spotify.playlists import (
+            SyncRefused,
             SyncResult,
+            UnmanageablePlaylist,
             known_track_ids,
+            shrink_guard,
             sync_playlist,
             track_uri,
         )
@@ -136,7 +146,32 @@ class SyncPlaylistOperator(BaseOperator):
                     vet=vet,
                     on_plan=on_plan,
                     damaged=damaged,
+                    # A data-driven target that collapses means missing data, not a new taste.
+                    guard=shrink_guard(
+                        MOST_PLAYED_MAX_SHRINK_PCT if playlist.rule == "most_played" else None,
+                        expected=playlist.size,
+                    ),
                 )
+        except (SyncRefused, UnmanageablePlaylist) as refused:
+            with engine.begin() as connection:
+                quarantine_items(
+                    connection,
+                    [*unknown, *damaged, *client.quarantined],
+                    run=ref,
+                    at=datetime.now(UTC),
+                )
+                audit_action(
+                    connection,
+                    context,
+                    "playlist_sync_refused",
+                    outcome="refused",
+                    counts={"target_tracks": len(target) - len(unknown)},
+                    entity_type="playlist",
+                    entity_key=playlist.playlist_id,
+                    detail=str(refused),
+                )
+            # No retry: the data will not change within minutes; the failure is the alert.
+            raise AirflowFailException(str(refused)) from None
         except Exception:
             # Keep what was damaged even when the attempt fails (Airflow retries it).
             with engine.begin() as connection:

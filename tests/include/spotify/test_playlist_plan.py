@@ -62,12 +62,17 @@ def test_a_small_change_to_a_long_playlist_removes_and_inserts_by_position() -> 
     assert apply_locally(live, plan) == target
 
 
-def test_duplicates_in_the_live_playlist_are_removed_and_the_target_holds_each_track_once() -> None:
-    live = ["a", "b", "a", "c", "b"]
-    plan = plan_sync(live, ["a", "b", "c", "c"])
-    assert plan.writes == (Remove((("a", (2,)), ("b", (4,)))),)
-    assert plan.removed == ()  # a and b stay in the playlist: only their repeats go
-    assert apply_locally(live, plan) == ["a", "b", "c"]
+def test_a_repeated_track_loses_every_copy_and_is_inserted_once() -> None:
+    """Spotify has been seen to ignore `positions`: never rely on removing only some copies."""
+    live = [*uris(150), uris(150)[3]]
+    plan = plan_sync(live, uris(150))
+    assert plan.strategy == "edit"
+    assert plan.writes == (
+        Remove(((uris(150)[3], (3, 150)),)),
+        Add((uris(150)[3],), 3),
+    )
+    assert (plan.added, plan.removed) == ((), ())  # the playlist still holds that track
+    assert apply_locally(live, plan) == uris(150)
 
 
 def test_a_short_playlist_that_needs_more_than_one_edit_is_replaced_in_one_call() -> None:
@@ -131,3 +136,6 @@ def test_every_plan_reaches_its_target_in_no_more_calls_than_replacing(seed: int
                 len(write.items) if isinstance(write, Remove) else len(getattr(write, "uris", ()))
             )
             assert size <= MAX_ITEMS_PER_CALL
+            if isinstance(write, Remove):  # every copy of a URI, so ignored positions are harmless
+                for uri, positions in write.items:
+                    assert list(positions) == [i for i, u in enumerate(live) if u == uri]
