@@ -166,15 +166,19 @@ def test_an_llm_answer_that_invents_a_figure_is_quarantined_and_the_template_kep
             ).scalars()
         )
     engine.dispose()
-    assert reasons == ["states numbers no fact gives: 100, 12"]
+    assert reasons == [
+        "states numbers no fact gives: 100, 12; writes figures as words: eight; "
+        "states a percentage no fact gives"
+    ]
 
 
-def test_a_checked_llm_rewrite_is_published_as_a_new_version(
+def test_a_checked_llm_rewrite_is_kept_for_review_even_when_approval_is_off(
     airflow_home, emulator, llm, published
 ) -> None:
     playlist_id, tracks, _ = published
+    before = _live_description(emulator, playlist_id)
     first = emulator.catalog.tracks[tracks[0]]
-    rewritten = f"Seven picks, no filler: 7 tracks that open with {first.name}."
+    rewritten = f"No filler: 7 handpicked tracks that open with {first.name}."
     llm.answer_text(rewritten)
     conf = {
         "playlist_ids": [playlist_id],
@@ -184,12 +188,14 @@ def test_a_checked_llm_rewrite_is_published_as_a_new_version(
     }
     result = _run(airflow_home, emulator, llm, "content_generation", "2026-04-04", conf)
     assert result.returncode == 0, result.stdout[-4000:]
-    assert _live_description(emulator, playlist_id) == rewritten
+    # A model's text never goes out without a person; the template text stays live.
+    assert _live_description(emulator, playlist_id) == before
     versions = _versions(airflow_home, playlist_id)
-    assert [(v["generator"], v["status"]) for v in versions] == [
-        ("template:v1", "published"),
-        ("llm:fake-model", "published"),
+    assert [(v["generator"], v["status"], v["text"]) for v in versions] == [
+        ("template:v1", "published", before),
+        ("llm:fake-model", "drafted", rewritten),
     ]
+    assert versions[1]["sentences"] == versions[0]["sentences"]
 
 
 def test_bad_conf_is_refused_before_the_run(airflow_home, emulator, llm) -> None:

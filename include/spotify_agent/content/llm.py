@@ -16,14 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from spotify_agent.content.text import Draft, untraceable_numbers
+from spotify_agent.content.text import Draft, number_words, untraceable_numbers
 from spotify_agent.core.quarantine import QuarantinedItem
 
 SYSTEM_PROMPT = (
     "You rewrite short texts for a music service. Keep every fact, add none: use only the "
     "numbers and names given, no links, no markup. Answer with the rewritten text only."
 )
-_LINK_OR_MARKUP = re.compile(r"https?://|www\.|<[a-zA-Z/!]")
+# Links (with or without a scheme) and markup: a description is plain text.
+_LINK_OR_MARKUP = re.compile(
+    r"https?://|www\.|<[a-zA-Z/!]|\b[a-z0-9-]+\.(?:com|net|org|io|co|fm|app|ly)\b", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,11 @@ def check_rewrite(text: str, draft: Draft, *, max_chars: int) -> list[str]:
     invented = untraceable_numbers(text, draft.allowed_numbers())
     if invented:
         problems.append("states numbers no fact gives: " + ", ".join(invented))
+    words = [word for word in number_words(text) if word not in number_words(draft.text)]
+    if words:
+        problems.append("writes figures as words: " + ", ".join(words))
+    if "%" in text and "%" not in draft.text:
+        problems.append("states a percentage no fact gives")
     return problems
 
 
@@ -95,9 +103,10 @@ def rewrite(
     try:
         answer = post(request)
     except Exception as error:  # noqa: BLE001 - the LLM is optional: any failure keeps the template
-        return draft, QuarantinedItem(
-            source, {"request": request}, f"request failed: {type(error).__name__}: {error}"
-        )
+        # The error's text can carry the endpoint's URL (and a key in it): keep only its kind.
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        reason = f"request failed: {type(error).__name__}" + (f" (HTTP {status})" if status else "")
+        return draft, QuarantinedItem(source, {"request": request}, reason)
     try:
         text = read_answer(answer)
     except RejectedAnswer as error:

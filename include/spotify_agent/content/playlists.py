@@ -102,9 +102,10 @@ def describe_playlist(
         if top is not None and facts.top_plays:
             sentences.append(
                 Sentence.render(
-                    "No. 1: {track} by {artist}, played {top_plays} "
+                    "No. {rank}: {track} by {artist}, played {top_plays} "
                     + plural(facts.top_plays, "time")
                     + ".",
+                    rank=1,
                     track=top.name,
                     artist=top.artists[0] if top.artists else "an unknown artist",
                     top_plays=facts.top_plays,

@@ -77,7 +77,15 @@ def format_number(value: FactValue) -> str:
     return f"{value:,.1f}"
 
 
-_NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?")
+# A number is any run of digits not inside another number ("top5" and "No.2" count too).
+_NUMBER = re.compile(r"(?<![\d.,])[-+]?\d[\d,]*(?:\.\d+)?")
+# Figures written in words, which the digit check cannot trace; a rewrite may not use them.
+NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty "
+    "ninety hundred hundreds thousand thousands million millions billion dozen dozens half "
+    "double doubled triple tripled quadrupled twice thrice percent".split()
+)
 
 
 def numbers_in(text: str) -> list[str]:
@@ -104,6 +112,14 @@ def stated_numbers(facts: Mapping[str, FactValue]) -> set[str]:
 def untraceable_numbers(text: str, allowed: set[str]) -> list[str]:
     """Numbers in ``text`` that no fact states: a text must not invent figures."""
     return [number for number in numbers_in(text) if number not in allowed]
+
+
+def number_words(text: str) -> list[str]:
+    """Figures written as words or fractions (``twelve``, ``a dozen``, ``½``)."""
+    words = re.findall(r"[a-z]+", text.lower())
+    found = [word for word in words if word in NUMBER_WORDS]
+    found += [char for char in text if "\u00bc" <= char <= "\u00be" or "\u2150" <= char <= "\u215e"]
+    return found
 
 
 def canonical_json(value: Any) -> str:

@@ -30,6 +30,11 @@ class LlmHook(BaseHook):
     @cached_property
     def _connection(self) -> Any:
         connection = self.get_connection(self.llm_conn_id)
+        # A run conf names the connection: never send another service's password as a token.
+        if connection.conn_type != "http":
+            raise ValueError(
+                f"{self.llm_conn_id}: is a {connection.conn_type!r} connection, not 'http'"
+            )
         if not connection.host:
             raise ValueError(f"{self.llm_conn_id}: host (the endpoint's base URL) is required")
         return connection
@@ -39,7 +44,10 @@ class LlmHook(BaseHook):
         extra = self._connection.extra_dejson or {}
         return LlmSettings(
             model=str(extra.get("model", "default")),
-            max_chars=int(extra.get("max_chars", MAX_DESCRIPTION_CHARS)),
+            # Never above what Spotify shows, whatever the connection says.
+            max_chars=min(
+                int(extra.get("max_chars", MAX_DESCRIPTION_CHARS)), MAX_DESCRIPTION_CHARS
+            ),
         )
 
     @property

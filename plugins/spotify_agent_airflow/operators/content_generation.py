@@ -27,8 +27,14 @@ DRAFT_TASK_ID = "draft_descriptions"
 
 
 def facts_end(context: Any) -> datetime:
-    """The end of the period the facts describe: the data interval's end, else the run's time."""
-    return context.get("data_interval_end") or run_time(context)
+    """The end of the period the facts describe: the data interval's end; for runs without one
+    (Asset-triggered or manual), the start of the run's day, which is the end @daily
+    ``playlist_update`` synced against, so a description states the playlist it describes."""
+    end: datetime | None = context.get("data_interval_end")
+    if end is not None:
+        return end
+    started = run_time(context)
+    return started.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def llm_conn_id(conf: ContentGenerationConf) -> str | None:
@@ -127,6 +133,7 @@ class DraftDescriptionsOperator(BaseOperator):
                     "playlist_id": playlist.playlist_id,
                     "spotify_conn_id": playlist.spotify_conn_id,
                     "text": version.text,
+                    "generator": version.generator,
                 }
             )
             review.append(
@@ -244,7 +251,10 @@ class ContentApprovalOperator(ApprovalOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         chosen = (event.get("chosen_options") or [None])[0]
-        if "error" not in event and chosen in (self.APPROVE, self.REJECT):
+        if event.get("timedout"):
+            # Nobody answered: the texts stay drafted and the next run asks again.
+            log.warning("no answer within the response timeout; nothing is published")
+        elif "error" not in event and chosen in (self.APPROVE, self.REJECT):
             reviewer = _reviewer(event.get("responded_by_user"))
             drafts = context["ti"].xcom_pull(task_ids=DRAFT_TASK_ID) or {}
             record_review(
@@ -290,6 +300,10 @@ def record_review(
             )
 
 
+def is_llm(item: dict[str, Any]) -> bool:
+    return str(item.get("generator", "")).startswith("llm:")
+
+
 def _key(item: dict[str, Any]) -> dict[str, str]:
     return {name: item[name] for name in ("subject_type", "subject_id", "content_sha256")}
 
@@ -317,7 +331,13 @@ class PublishDescriptionsOperator(BaseOperator):
 
         conf = read_conf(context, ContentGenerationConf)
         pending = (self.drafts or {}).get("pending", [])
+        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        counts = {"published": 0, "write_calls": 0, "awaiting_review": 0}
         if pending and not conf.require_approval:
+            # Only template text (facts and names, nothing else) goes out unreviewed; a model's
+            # rewrite always waits for a person, whatever the run says.
+            unreviewed = [item for item in pending if is_llm(item)]
+            pending = [item for item in pending if not is_llm(item)]
             record_review(
                 context,
                 pending,
@@ -325,8 +345,17 @@ class PublishDescriptionsOperator(BaseOperator):
                 reviewer="auto (require_approval=false)",
                 warehouse_conn_id=self.warehouse_conn_id,
             )
-        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
-        counts = {"published": 0, "write_calls": 0}
+            with engine.begin() as connection:
+                for item in unreviewed:
+                    audit_action(
+                        connection,
+                        context,
+                        "content_awaiting_review",
+                        entity_type=item["subject_type"],
+                        entity_key=f"{item['subject_id']}:{item['content_sha256'][:12]}",
+                        detail=f"{item['generator']} text is published only after approval",
+                    )
+            counts["awaiting_review"] = len(unreviewed)
         for item in pending:
             spotify = SpotifyHook(item["spotify_conn_id"])
             with orchestration_errors(item["spotify_conn_id"]):

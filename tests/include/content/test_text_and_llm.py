@@ -37,11 +37,14 @@ def test_a_draft_states_its_facts_and_is_identified_by_its_text() -> None:
 
 
 def test_numbers_are_read_as_written() -> None:
-    assert numbers_in("1,234 plays, 12.5% up, No. 1 in 2026-W47 and +3") == [
+    # Digits after a letter count too ("W47", "top5"): a rewrite cannot hide a figure in a word.
+    assert numbers_in("1,234 plays, 12.5% up, No. 1 in 2026-W47, top5 and +3") == [
         "1234",
         "12.5",
         "1",
         "2026",
+        "47",
+        "5",
         "3",
     ]
 
@@ -51,6 +54,10 @@ def test_numbers_are_read_as_written() -> None:
     [
         ("Your 20 favourites from 28 days: 1,234 plays, 56 listeners.", None),
         ("Your 20 favourites: 1,300 plays by 56 listeners.", "states numbers no fact gives: 1300"),
+        ("Your top5 of 28 days: 20 tracks.", "states numbers no fact gives: 5"),
+        ("Twenty tracks, a dozen new, from 28 days.", "writes figures as words: twenty, dozen"),
+        ("20 tracks, 28 days, 56% new.", "states a percentage no fact gives"),
+        ("20 tracks, 28 days. More on example.com", "contains a link or markup"),
         ("20 tracks, 28 days. More at https://example.com", "contains a link or markup"),
         ("<b>20</b> tracks", "contains a link or markup"),
         ("", "empty text"),
