@@ -11,7 +11,7 @@ ENV := . scripts/env.sh &&
 CLI := $(BIN)/python -m spotify_agent_airflow.cli
 PYTEST_ARGS ?=
 
-.PHONY: help install init demo test up lint typecheck bench lock migrate clean
+.PHONY: help install init demo test up lint typecheck bench lock migrate restore clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+restore: init ## restore a verified warehouse backup beside the warehouse: DATE=YYYY-MM-DD [INTO=url]
+	$(ENV) $(CLI) restore-warehouse $(if $(DATE),--date $(DATE)) $(if $(INTO),--into $(INTO))
 
 bench: install ## the benchmarks (full size); add ARGS=--quick for the CI size
 	$(ENV) $(BIN)/python bench/parse_time.py $(ARGS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from spotify_agent.content.confs import ContentGenerationConf
 from spotify_agent.core.run_conf import RunConf
+from spotify_agent.maintenance.confs import BackupConf
 from spotify_agent.maintenance.health import HealthCheckConf
 from spotify_agent.spotify.confs import (
     ArtistMonitoringConf,
@@ -21,4 +22,5 @@ CONF_MODELS: dict[str, type[RunConf]] = {
     "listening_ingest": ListeningIngestConf,
     "playlist_update": PlaylistUpdateConf,
     "content_generation": ContentGenerationConf,
+    "backup": BackupConf,
 }

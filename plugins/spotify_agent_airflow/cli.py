@@ -28,6 +28,7 @@ DEMO_DAGS: tuple[str, ...] = (
     "artist_monitoring",
     "playlist_update",
     "content_generation",
+    "backup",
 )
 # How many of the emulator's artists the demo adds to the watch list.
 DEMO_WATCHED_ARTISTS = 25
@@ -282,6 +283,87 @@ def demo_summary(runs: list[DemoRun]) -> str:
     return "\n".join(lines)
 
 
+def cmd_restore_warehouse(args: argparse.Namespace) -> int:
+    """Restore a verified backup side by side with the warehouse (never over it)."""
+    import tempfile
+    from datetime import date
+
+    from airflow.models.variable import Variable
+    from airflow.sdk import ObjectStoragePath
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from spotify_agent import resolve_project_path
+    from spotify_agent.maintenance.backup import (
+        differences,
+        download,
+        fingerprint,
+        fingerprint_from_json,
+        restore_into,
+    )
+    from spotify_agent.maintenance.backup_store import latest_verified
+    from spotify_agent_airflow.hooks.warehouse import shared_engine
+    from spotify_agent_airflow.object_store import (
+        DEFAULT_OBJECT_STORE_URL,
+        OBJECT_STORE_CONN_VARIABLE,
+        OBJECT_STORE_URL_VARIABLE,
+    )
+
+    source = _warehouse_url(args.conn_id)
+    day = date.fromisoformat(args.date) if args.date else None
+    with shared_engine(source).connect() as connection:
+        backup = latest_verified(connection, "warehouse", on=day)
+    if backup is None:
+        print(f"no verified warehouse backup{f' of {day}' if day else ''}", file=sys.stderr)
+        return 1
+    day = backup["backup_date"]
+    suffix = str(backup["object_key"]).rsplit(".", 1)[-1]
+    if args.into:
+        target = make_url(args.into)
+    elif suffix == "sqlite":
+        target = URL.create(
+            "sqlite", database=str(project_dir() / "var" / f"warehouse-restored-{day}.db")
+        )
+    else:
+        target = source.set(database=f"{source.database}_restored_{str(day).replace('-', '')}")
+    root_url = str(Variable.get(OBJECT_STORE_URL_VARIABLE, default_var=DEFAULT_OBJECT_STORE_URL))
+    if "://" not in root_url:
+        root = ObjectStoragePath(f"file://{resolve_project_path(root_url)}")
+    else:
+        conn_id = str(Variable.get(OBJECT_STORE_CONN_VARIABLE, default_var="aws_default"))
+        root = ObjectStoragePath(root_url, conn_id=conn_id)
+    with tempfile.TemporaryDirectory(prefix="restore-") as workdir:
+        local = Path(workdir) / f"backup.{suffix}"
+        sha256 = download(root / str(backup["object_key"]), local)
+        if sha256 != backup["sha256"]:
+            print(f"{backup['object_key']}: SHA-256 differs from the recorded one", file=sys.stderr)
+            return 1
+        if suffix == "sqlite":
+            if target.database and Path(target.database).exists():
+                print(f"{target.database} exists: remove it or pass --into", file=sys.stderr)
+                return 1
+        elif not args.into:
+            admin = create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+            admin.dispose()
+        restore_into(local, suffix=suffix, url=target)
+    engine = create_engine(target)
+    with engine.connect() as connection:
+        problems = differences(fingerprint_from_json(backup["tables"]), fingerprint(connection))
+    engine.dispose()
+    if problems:
+        print(
+            "restored, but it differs from the backup's record: " + "; ".join(problems),
+            file=sys.stderr,
+        )
+        return 1
+    where = target.render_as_string(hide_password=True)
+    print(f"restored the {day} warehouse backup into {where}; every table matches its record")
+    print("To use it, point the warehouse_default connection at it (docs/CONFIGURATION.md).")
+    return 0
+
+
 def _airflow() -> str:
     return str(Path(sys.executable).with_name("airflow"))
 
@@ -305,6 +387,15 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="run every implemented family once and summarise")
     demo.add_argument("dags", nargs="*", help=f"DAG ids (default: {' '.join(DEMO_DAGS)})")
     demo.set_defaults(func=cmd_demo)
+
+    restore = commands.add_parser(
+        "restore-warehouse",
+        help="restore a verified warehouse backup into a new database beside the warehouse",
+    )
+    restore.add_argument("--date", help="backup day, YYYY-MM-DD (default: the newest verified)")
+    restore.add_argument("--into", help="SQLAlchemy URL of an empty database to restore into")
+    restore.add_argument("--conn-id", default="warehouse_default")
+    restore.set_defaults(func=cmd_restore_warehouse)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

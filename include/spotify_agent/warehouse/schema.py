@@ -289,3 +289,28 @@ content_versions = Table(
         "subject_type", "subject_id", "content_sha256", name="pk_content_versions"
     ),
 )
+
+
+# --- backup (migration 0007) ------------------------------------------------------------------
+
+backups = Table(
+    "backups",
+    metadata,
+    # The logical database backed up ("warehouse"); the date is the data interval's end day.
+    Column("database", String(64), nullable=False),
+    Column("backup_date", Date, nullable=False),
+    Column("object_key", String(1024), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("total_rows", BigInteger, nullable=False),
+    # {table: {"rows": n, "checksum": sha256}} of the source, taken in the dump's snapshot.
+    Column("tables", JSON, nullable=False),
+    # verified | failed | deleted
+    Column("status", String(16), nullable=False),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("run_id", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("verified_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("database", "backup_date", name="pk_backups"),
+)

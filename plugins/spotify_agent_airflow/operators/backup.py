@@ -1,0 +1,166 @@
+"""Tasks of ``backup``: back up and verify the warehouse, then apply the retention policy."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from spotify_agent.maintenance.confs import BackupConf
+from spotify_agent_airflow.conf import read_conf
+from spotify_agent_airflow.context import run_time
+
+log = logging.getLogger(__name__)
+
+DATABASE = "warehouse"
+PREFIX = "backups/warehouse"
+
+
+def backup_day(context: Any) -> date:
+    """The day a backup stands for: the data interval's end (a re-run replaces that day's)."""
+    end = context.get("data_interval_end") or run_time(context)
+    return end.date()
+
+
+def backup_key(day: date, suffix: str) -> str:
+    return f"{PREFIX}/{day.isoformat()}/warehouse.{suffix}"
+
+
+class BackupWarehouseOperator(BaseOperator):
+    """Dumps the warehouse, stores it, restores the stored copy into a scratch database, compares."""
+
+    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from spotify_agent.core.objects import ensure_parent
+        from spotify_agent.maintenance.backup import (
+            BackupFailed,
+            make_backup,
+            shrinkage_pct,
+            total_rows,
+            upload,
+            verify,
+        )
+        from spotify_agent.maintenance.backup_store import (
+            BackupRecord,
+            previous_verified_rows,
+            record_backup,
+        )
+        from spotify_agent_airflow.audit import audit_action
+        from spotify_agent_airflow.context import run_ref
+        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+        from spotify_agent_airflow.object_store import object_store_root
+
+        conf = read_conf(context, BackupConf)
+        ref = run_ref(context)
+        day = backup_day(context)
+        hook = WarehouseHook(self.warehouse_conn_id)
+        with tempfile.TemporaryDirectory(prefix="backup-") as workdir:
+            local = make_backup(hook.url, Path(workdir))
+            key = backup_key(day, local.suffix)
+            stored = object_store_root() / key
+            ensure_parent(stored)
+            size, sha256 = upload(local.path, stored)
+        rows = total_rows(local.tables)
+        status, detail = "verified", ""
+        try:
+            verify(stored, suffix=local.suffix, sha256=sha256, expected=local.tables, url=hook.url)
+        except BackupFailed as error:
+            status, detail = "failed", str(error)
+
+        with hook.get_engine().begin() as connection:
+            previous = previous_verified_rows(connection, DATABASE, before=day)
+            record_backup(
+                connection,
+                BackupRecord(DATABASE, day, key, size, sha256, local.tables, status, detail),
+                run_id=ref.run_id,
+                trace_id=ref.trace_id,
+                at=datetime.now(UTC),
+            )
+            counts = {"size_bytes": size, "rows": rows, "tables": len(local.tables)}
+            audit_action(
+                connection,
+                context,
+                f"backup_{status}",
+                outcome=status,
+                counts=counts,
+                entity_type="backup",
+                entity_key=f"{DATABASE}:{day.isoformat()}",
+                detail=detail or key,
+            )
+        log.info(
+            "warehouse backup %s: %s, %d bytes, %d rows in %d tables",
+            key,
+            status,
+            size,
+            rows,
+            len(local.tables),
+        )
+        if status == "failed":
+            # Retried: a new dump and a new verification (the day's object is replaced).
+            raise BackupFailed(f"backup {key} failed verification: {detail}")
+        if rows == 0:
+            raise AirflowFailException(f"backup {key} is empty: the warehouse holds no rows")
+        shrink = shrinkage_pct(previous, rows)
+        if shrink is not None and shrink > conf.max_shrink_pct:
+            raise AirflowFailException(
+                f"backup {key} holds {rows} rows, {shrink:.1f}% fewer than the previous verified "
+                f"backup's {previous} (max_shrink_pct {conf.max_shrink_pct:g}); it is stored and "
+                "verified, check what deleted the data"
+            )
+        return {"object_key": key, **counts}
+
+
+class ApplyRetentionOperator(BaseOperator):
+    """Deletes the backups the policy no longer keeps (never the newest verified one)."""
+
+    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Any) -> dict[str, int]:
+        from spotify_agent.maintenance.backup import to_delete
+        from spotify_agent.maintenance.backup_store import mark_deleted, stored_backups
+        from spotify_agent_airflow.audit import audit_action
+        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+        from spotify_agent_airflow.object_store import object_store_root
+
+        conf = read_conf(context, BackupConf)
+        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        with engine.connect() as connection:
+            stored = stored_backups(connection, DATABASE)
+        doomed = to_delete(
+            [backup for backup, _ in stored.values()],
+            daily=conf.keep_daily,
+            weekly=conf.keep_weekly,
+            monthly=conf.keep_monthly,
+        )
+        root = object_store_root()
+        for day in doomed:
+            path = root / stored[day][1]
+            if path.exists():
+                path.unlink()
+        with engine.begin() as connection:
+            deleted = mark_deleted(connection, DATABASE, doomed)
+            if doomed:
+                audit_action(
+                    connection,
+                    context,
+                    "backups_deleted",
+                    counts={"backups": deleted},
+                    entity_type="backup",
+                    entity_key=DATABASE,
+                    detail=", ".join(day.isoformat() for day in doomed),
+                )
+        log.info(
+            "retention: %d kept, %d deleted %s", len(stored) - len(doomed), len(doomed), doomed
+        )
+        return {"kept": len(stored) - len(doomed), "deleted": len(doomed)}

@@ -1,0 +1,147 @@
+"""backup end to end with `airflow dags test` on the embedded default (SQLite, local store)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from spotify_agent.warehouse.engine import make_engine
+from spotify_agent.warehouse.migrate import upgrade
+from spotify_agent.warehouse.schema import audit_log, backups
+
+
+def _backups(warehouse_path) -> list[dict[str, object]]:
+    engine = create_engine(f"sqlite:///{warehouse_path}")
+    with engine.connect() as connection:
+        rows = [
+            dict(row)
+            for row in connection.execute(
+                select(backups).order_by(backups.c.backup_date)
+            ).mappings()
+        ]
+    engine.dispose()
+    return rows
+
+
+@pytest.fixture(scope="module")
+def first_backup(airflow_home):
+    # Self-contained: the session's warehouse may be empty when this module runs alone.
+    with sqlite3.connect(airflow_home.warehouse_path) as connection:
+        connection.executemany(
+            "INSERT OR IGNORE INTO watched_artists VALUES (?, '2026-01-31 00:00:00', 'seed', 1)",
+            [(f"backup{n:016d}",) for n in range(40)],
+        )
+    result = airflow_home.airflow("dags", "test", "backup", "2026-02-01")
+    assert result.returncode == 0, result.stdout[-4000:]
+    return result
+
+
+def test_the_warehouse_is_backed_up_verified_and_recorded(airflow_home, first_backup) -> None:
+    (row,) = [
+        r for r in _backups(airflow_home.warehouse_path) if str(r["backup_date"]) == "2026-02-01"
+    ]
+    assert row["status"] == "verified"
+    assert row["object_key"] == "backups/warehouse/2026-02-01/warehouse.sqlite"
+    stored = airflow_home.objects_path / str(row["object_key"])
+    assert stored.stat().st_size == row["size_bytes"]
+    with sqlite3.connect(stored) as copy:
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        tables = {
+            name for (name,) in copy.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+    assert {"listening_events", "audit_log", "alembic_version"} <= tables
+    assert set(row["tables"]) == tables
+
+
+def test_re_running_the_day_replaces_its_backup(airflow_home, first_backup) -> None:
+    result = airflow_home.airflow("dags", "test", "backup", "2026-02-01")
+    assert result.returncode == 0, result.stdout[-4000:]
+    days = [str(r["backup_date"]) for r in _backups(airflow_home.warehouse_path)]
+    assert days.count("2026-02-01") == 1
+
+
+def test_an_empty_warehouse_fails_the_run_after_storing_it(airflow_home, tmp_path) -> None:
+    empty = tmp_path / "empty-warehouse.db"
+    engine = make_engine(f"sqlite:///{empty}")
+    upgrade(engine)
+    engine.dispose()
+    env = {
+        "AIRFLOW_CONN_WAREHOUSE_DEFAULT": json.dumps({"conn_type": "sqlite", "host": str(empty)})
+    }
+    result = airflow_home.airflow("dags", "test", "backup", "2026-02-10", extra_env=env)
+    assert result.returncode != 0
+    assert "is empty: the warehouse holds no rows" in result.stdout
+    engine = create_engine(f"sqlite:///{empty}")
+    with engine.connect() as connection:
+        stored = connection.execute(select(backups.c.status, backups.c.total_rows)).all()
+        actions = (
+            connection.execute(select(audit_log.c.action).where(audit_log.c.action.like("backup%")))
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    assert [tuple(row) for row in stored] == [("verified", 0)]
+    assert actions == ["backup_verified"]
+
+
+def test_a_warehouse_that_lost_most_rows_fails_the_run(
+    airflow_home, first_backup, tmp_path
+) -> None:
+    import shutil
+
+    shrunk = tmp_path / "shrunk-warehouse.db"
+    shutil.copyfile(airflow_home.warehouse_path, shrunk)
+    with sqlite3.connect(shrunk) as connection:
+        connection.execute("DELETE FROM audit_log")
+        connection.execute("DELETE FROM listening_events")
+        connection.execute("DELETE FROM watched_artists")
+    env = {
+        "AIRFLOW_CONN_WAREHOUSE_DEFAULT": json.dumps({"conn_type": "sqlite", "host": str(shrunk)})
+    }
+    result = airflow_home.airflow(
+        "dags",
+        "test",
+        "backup",
+        "2026-02-11",
+        "--conf",
+        json.dumps({"max_shrink_pct": 10}),
+        extra_env=env,
+    )
+    assert result.returncode != 0
+    assert "fewer than the previous verified backup's" in result.stdout
+
+
+def test_bad_retention_conf_is_refused_before_the_run(airflow_home) -> None:
+    result = airflow_home.airflow(
+        "dags", "test", "backup", "2026-02-12", "--conf", json.dumps({"keep_daily": 0})
+    )
+    assert result.returncode != 0
+    assert "Invalid input for param keep_daily" in result.stdout + result.stderr
+
+
+def test_a_verified_backup_restores_beside_the_warehouse(
+    airflow_home, first_backup, tmp_path
+) -> None:
+    target = tmp_path / "restored.db"
+    result = airflow_home.cli(
+        "restore-warehouse", "--date", "2026-02-01", "--into", f"sqlite:///{target}"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every table matches its record" in result.stdout
+    with sqlite3.connect(target) as restored:
+        seeded = restored.execute(
+            "SELECT count(*) FROM watched_artists WHERE artist_id LIKE 'backup%'"
+        ).fetchone()[0]
+    assert seeded == 40
+
+    again = airflow_home.cli(
+        "restore-warehouse", "--date", "2026-02-01", "--into", f"sqlite:///{target}"
+    )
+    assert again.returncode != 0 and "exists" in again.stderr
+
+    missing = airflow_home.cli("restore-warehouse", "--date", "2025-01-01")
+    assert missing.returncode != 0
+    assert "no verified warehouse backup of 2025-01-01" in missing.stderr
