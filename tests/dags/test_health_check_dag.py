@@ -60,10 +60,29 @@ def _rows(url: str, trace_id: str) -> tuple[dict[str, str], list[tuple[str, str]
     return health, audit
 
 
+def _fresh_backup_record(url: str) -> None:
+    """A backup verified just now, as the backup DAG leaves it (the object is not needed here)."""
+    from datetime import UTC, date, datetime
+
+    from spotify_agent.maintenance.backup_store import BackupRecord, record_backup
+
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        record_backup(
+            connection,
+            BackupRecord("warehouse", date(2025, 12, 31), "backups/x", 1, "0" * 64, {}, "verified"),
+            run_id="health-test",
+            trace_id="0" * 31 + "1",
+            at=datetime.now(UTC),
+        )
+    engine.dispose()
+
+
 def test_embedded_default_run_records_health_and_audit_under_the_callers_trace_id(
     airflow_home, spotify
 ) -> None:
     trace_id = secrets.token_hex(16)
+    _fresh_backup_record(f"sqlite:///{airflow_home.warehouse_path}")
     result = _run(airflow_home, {"trace_id": trace_id}, spotify=spotify)
     assert result.returncode == 0, result.stdout[-4000:]
     health, audit = _rows(f"sqlite:///{airflow_home.warehouse_path}", trace_id)
@@ -73,6 +92,8 @@ def test_embedded_default_run_records_health_and_audit_under_the_callers_trace_i
         "cache": "off",
         "metadata_db": "up",
         "spotify": "up",
+        "backups": "up",
+        "disk_space": "up",
     }
     assert audit == [("health_recorded", "up"), ("task_attempt", "success")]
     # The trace id is bound into the task's log lines.
@@ -119,6 +140,8 @@ def test_production_like_setup_postgres_s3_and_redis(
         "cache": "up",
         "metadata_db": "up",
         "spotify": "up",
+        "backups": "off",  # a new warehouse: the backup DAG has not run yet
+        "disk_space": "up",
     }
     assert ("task_attempt", "success") in audit
 

@@ -9,28 +9,36 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import Field
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.engine import URL, make_url
 
 from spotify_agent.core.objects import ensure_parent
 from spotify_agent.core.run_conf import RunConf
 from spotify_agent.warehouse.engine import make_engine, read_only_url
-from spotify_agent.warehouse.schema import health_checks
+from spotify_agent.warehouse.schema import backups, health_checks
 from spotify_agent.warehouse.upsert import upsert
 
-Component = Literal["warehouse", "object_store", "cache", "metadata_db", "spotify"]
+Component = Literal[
+    "warehouse", "object_store", "cache", "metadata_db", "spotify", "backups", "disk_space"
+]
 ALL_COMPONENTS: tuple[Component, ...] = (
     "warehouse",
     "object_store",
     "cache",
     "metadata_db",
     "spotify",
+    "backups",
+    "disk_space",
 )
+# The newest verified warehouse backup may be this old (a daily backup plus two hours' slack).
+MAX_BACKUP_AGE = timedelta(hours=26)
+# Below this share of free space on a volume the tasks write to (logs, staging), it is "down".
+MIN_FREE_PCT = 10.0
 Status = Literal["up", "down", "off"]
 
 
@@ -177,6 +185,61 @@ def check_object_store(root: ProbePath, *, probe_name: str) -> ComponentHealth:
     if read != payload:
         return ComponentHealth("object_store", "down", f"probe {probe} read back different bytes")
     return ComponentHealth("object_store", "up", str(root))
+
+
+def check_backups(
+    url: str | URL, *, now: datetime, max_age: timedelta = MAX_BACKUP_AGE
+) -> ComponentHealth:
+    """The newest verified warehouse backup is younger than ``max_age`` (``off`` before any)."""
+    engine = make_engine(read_only_url(make_url(url)))
+    try:
+        with engine.connect() as connection:
+            newest = connection.execute(
+                select(backups.c.backup_date, backups.c.verified_at)
+                .where(backups.c.database == "warehouse", backups.c.status == "verified")
+                .order_by(backups.c.verified_at.desc())
+                .limit(1)
+            ).first()
+            attempted = connection.execute(select(backups.c.backup_date).limit(1)).first()
+    finally:
+        engine.dispose()
+    if newest is None:
+        if attempted is None:
+            return ComponentHealth(
+                "backups", "off", "no backup recorded yet (the backup DAG has not run)"
+            )
+        return ComponentHealth("backups", "down", "no backup has ever been verified")
+    verified_at = newest.verified_at
+    if verified_at.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
+        verified_at = verified_at.replace(tzinfo=now.tzinfo)
+    age = now - verified_at
+    hours = age.total_seconds() / 3600
+    detail = f"newest verified backup {newest.backup_date}, {hours:.1f} h old"
+    if age > max_age:
+        limit = max_age.total_seconds() / 3600
+        return ComponentHealth("backups", "down", f"{detail} (limit {limit:g} h)")
+    return ComponentHealth("backups", "up", detail)
+
+
+def check_disk_space(
+    paths: Mapping[str, str | Path], *, min_free_pct: float = MIN_FREE_PCT
+) -> ComponentHealth:
+    """Every volume the tasks write to keeps ``min_free_pct`` percent free."""
+    import shutil
+
+    parts, low = [], []
+    for label, path in paths.items():
+        usage = shutil.disk_usage(path)
+        free_pct = 100.0 * usage.free / usage.total
+        part = f"{label} {free_pct:.0f}% free ({usage.free // 2**30} GiB)"
+        parts.append(part)
+        if free_pct < min_free_pct:
+            low.append(part)
+    if low:
+        return ComponentHealth(
+            "disk_space", "down", f"below {min_free_pct:g}% free: " + "; ".join(low)
+        )
+    return ComponentHealth("disk_space", "up", "; ".join(parts))
 
 
 class Pingable(Protocol):

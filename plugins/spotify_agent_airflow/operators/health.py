@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator, conf
@@ -16,8 +17,10 @@ from spotify_agent.maintenance.health import (
     HealthCheckConf,
     HealthCheckFailed,
     check_airflow_api,
+    check_backups,
     check_cache,
     check_database,
+    check_disk_space,
     check_object_store,
     check_spotify,
     check_warehouse,
@@ -64,6 +67,15 @@ def api_base_url() -> str:
     return execution.removesuffix("/").removesuffix("/execution") or "http://localhost:8080"
 
 
+def _task_volumes() -> dict[str, str]:
+    """Where tasks write: Airflow's logs and the temporary folder (backups are staged there)."""
+    import tempfile
+
+    logs = conf.get("logging", "base_log_folder", fallback="") or tempfile.gettempdir()
+    Path(logs).mkdir(parents=True, exist_ok=True)
+    return {"logs": logs, "tmp": tempfile.gettempdir()}
+
+
 class HealthCheckOperator(BaseOperator):
     """Checks warehouse, object store, cache (when configured), the Airflow metadata DB and Spotify.
 
@@ -95,6 +107,8 @@ class HealthCheckOperator(BaseOperator):
             "cache": lambda: check_cache(CacheHook().client if CacheHook.enabled() else None),
             "metadata_db": check_metadata_db,
             "spotify": lambda: check_spotify(_spotify_hook(self.spotify_conn_id)),
+            "backups": lambda: check_backups(warehouse.url, now=datetime.now(UTC)),
+            "disk_space": lambda: check_disk_space(_task_volumes()),
         }
         results = run_checks({name: available[name] for name in run_conf.components})
         for result in results:
