@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from airflow.sdk import dag
 
-from spotify_agent.maintenance.health import HealthCheckConf
+from spotify_agent.maintenance.confs import HealthCheckConf
 from spotify_agent_airflow.conf import conf_params
 from spotify_agent_airflow.defaults import SPOTIFY_POOL, START_DATE, default_args
 from spotify_agent_airflow.operators.health import HealthCheckOperator

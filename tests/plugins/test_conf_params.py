@@ -4,7 +4,7 @@ import pytest
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowFailException, ParamValidationError
 
-from spotify_agent.maintenance.health import ALL_COMPONENTS, HealthCheckConf
+from spotify_agent.maintenance.confs import ALL_COMPONENTS, HealthCheckConf
 from spotify_agent_airflow.conf import conf_params, read_conf
 
 

@@ -1,10 +1,35 @@
-"""Run conf of the maintenance DAGs that take more than the health check's (light: parse time)."""
+"""Run conf of the maintenance DAGs (light on purpose: DAG files import these for their Params)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
 
 from spotify_agent.core.run_conf import RunConf
+
+Component = Literal[
+    "warehouse", "object_store", "cache", "metadata_db", "spotify", "backups", "disk_space"
+]
+ALL_COMPONENTS: tuple[Component, ...] = (
+    "warehouse",
+    "object_store",
+    "cache",
+    "metadata_db",
+    "spotify",
+    "backups",
+    "disk_space",
+)
+
+
+class HealthCheckConf(RunConf):
+    """Run conf of the ``health_check`` DAG."""
+
+    components: list[Component] = Field(
+        default_factory=lambda: list(ALL_COMPONENTS),
+        min_length=1,
+        description="Components to check. Default: all of them.",
+    )
 
 
 class BackupConf(RunConf):
@@ -26,3 +51,33 @@ class BackupConf(RunConf):
             "than the previous verified backup; an empty warehouse always fails."
         ),
     )
+
+
+class LogRotationConf(RunConf):
+    """Run conf of the ``log_rotation`` DAG."""
+
+    compress_after_days: int = Field(
+        default=3, ge=1, le=365, description="Gzip and archive task logs older than this."
+    )
+    keep_local_days: int = Field(
+        default=14,
+        ge=1,
+        le=3650,
+        description="Delete local archives older than this (once the object store holds them).",
+    )
+    metadata_retention_days: int = Field(
+        default=90,
+        ge=7,
+        le=3650,
+        description="`airflow db clean` removes metadata (runs, task instances, logs, XCom) older than this.",
+    )
+    dry_run: bool = Field(
+        default=False,
+        description="Only report what `airflow db clean` would remove (log files rotate anyway).",
+    )
+
+    @model_validator(mode="after")
+    def _delete_after_compress(self) -> Self:
+        if self.keep_local_days < self.compress_after_days:
+            raise ValueError("keep_local_days: must not be shorter than compress_after_days")
+        return self

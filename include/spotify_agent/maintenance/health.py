@@ -13,43 +13,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from pydantic import Field
 from sqlalchemy import Connection, select, text
 from sqlalchemy.engine import URL, make_url
 
 from spotify_agent.core.objects import ensure_parent
-from spotify_agent.core.run_conf import RunConf
 from spotify_agent.warehouse.engine import make_engine, read_only_url
 from spotify_agent.warehouse.schema import backups, health_checks
 from spotify_agent.warehouse.upsert import upsert
 
-Component = Literal[
-    "warehouse", "object_store", "cache", "metadata_db", "spotify", "backups", "disk_space"
-]
-ALL_COMPONENTS: tuple[Component, ...] = (
-    "warehouse",
-    "object_store",
-    "cache",
-    "metadata_db",
-    "spotify",
-    "backups",
-    "disk_space",
-)
 # The newest verified warehouse backup may be this old (a daily backup plus two hours' slack).
 MAX_BACKUP_AGE = timedelta(hours=26)
 # Below this share of free space on a volume the tasks write to (logs, staging), it is "down".
 MIN_FREE_PCT = 10.0
 Status = Literal["up", "down", "off"]
-
-
-class HealthCheckConf(RunConf):
-    """Run conf of the ``health_check`` DAG."""
-
-    components: list[Component] = Field(
-        default_factory=lambda: list(ALL_COMPONENTS),
-        min_length=1,
-        description="Components to check. Default: all of them.",
-    )
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from airflow.sdk import BaseOperator, conf
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from spotify_agent.maintenance.confs import HealthCheckConf
 from spotify_agent.maintenance.health import (
     ComponentHealth,
-    HealthCheckConf,
     HealthCheckFailed,
     check_airflow_api,
     check_backups,

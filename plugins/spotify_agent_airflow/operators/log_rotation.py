@@ -1,0 +1,120 @@
+"""Tasks of ``log_rotation``: rotate task logs, clean Airflow's metadata database."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator, conf
+
+from spotify_agent.maintenance.confs import LogRotationConf
+from spotify_agent_airflow.conf import read_conf
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_PREFIX = "logs/airflow"
+METADATA_CONN_ID = "airflow_metadata_db"
+
+
+class RotateLogsOperator(BaseOperator):
+    """Gzips old task logs, archives them in the object store, deletes old local archives."""
+
+    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Any) -> dict[str, int]:
+        from spotify_agent.maintenance.logs import rotate_logs
+        from spotify_agent_airflow.audit import audit_action
+        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+        from spotify_agent_airflow.object_store import object_store_root
+
+        run_conf = read_conf(context, LogRotationConf)
+        root = Path(conf.get("logging", "base_log_folder"))
+        # Disk space is about now, not about the run's data interval.
+        report = rotate_logs(
+            root,
+            object_store_root() / ARCHIVE_PREFIX,
+            now=datetime.now(UTC),
+            compress_after=timedelta(days=run_conf.compress_after_days),
+            delete_after=timedelta(days=run_conf.keep_local_days),
+        )
+        counts = report.counts()
+        with WarehouseHook(self.warehouse_conn_id).get_engine().begin() as connection:
+            audit_action(
+                connection,
+                context,
+                "logs_rotated",
+                outcome="done" if not report.problems else "partial",
+                counts=counts,
+                entity_type="log_folder",
+                entity_key=str(root)[-250:],
+                detail="; ".join(report.problems[:10]) or None,
+            )
+        log.info("log rotation under %s: %s", root, counts)
+        for problem in report.problems:
+            log.warning("could not rotate %s", problem)
+        return counts
+
+
+class CleanMetadataOperator(BaseOperator):
+    """Runs ``airflow db clean`` against the metadata DB named by ``airflow_metadata_db``.
+
+    Airflow 3 keeps task processes away from the metadata database, so the job needs its URL
+    from a connection of its own; without one, the cleanup is skipped (and says why).
+    """
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow.sdk import BaseHook
+        from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
+
+        from spotify_agent import project_dir
+        from spotify_agent.warehouse.engine import url_from_connection
+
+        run_conf = read_conf(context, LogRotationConf)
+        try:
+            connection = BaseHook.get_connection(METADATA_CONN_ID)
+        except AirflowNotFoundException:
+            raise AirflowSkipException(
+                f"no {METADATA_CONN_ID} connection: Airflow metadata cleanup is off "
+                "(docs/CONFIGURATION.md)"
+            ) from None
+        url = url_from_connection(
+            connection.conn_type or "",
+            host=connection.host,
+            schema=connection.schema,
+            login=connection.login,
+            password=connection.password,
+            port=connection.port,
+            extra=connection.extra_dejson,
+            base_dir=project_dir(),
+        )
+        before = datetime.now(UTC) - timedelta(days=run_conf.metadata_retention_days)
+        command = [
+            str(Path(sys.executable).with_name("airflow")),
+            "db",
+            "clean",
+            "--clean-before-timestamp",
+            before.isoformat(),
+            "--skip-archive",
+            "--yes",
+        ]
+        if run_conf.dry_run:
+            command.append("--dry-run")
+        env = {
+            **os.environ,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url.render_as_string(hide_password=False),
+        }
+        completed = subprocess.run(  # noqa: S603 - our interpreter's airflow, fixed arguments
+            command, env=env, capture_output=True, text=True, check=False, timeout=3600
+        )
+        for line in (completed.stdout + completed.stderr).splitlines()[-40:]:
+            log.info("db clean: %s", line)
+        if completed.returncode != 0:
+            raise RuntimeError(f"airflow db clean exited {completed.returncode}")
+        return {"clean_before": before.isoformat(), "dry_run": run_conf.dry_run}
