@@ -6,6 +6,7 @@ start it (see README "Services for the tests").
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -189,6 +190,11 @@ class AirflowHome:
 
     def airflow(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         return self.run(str(Path(sys.executable).with_name("airflow")), *args, **kwargs)  # type: ignore[arg-type]
+
+    def metadata_db_env(self) -> dict[str, str]:
+        """The ``airflow_metadata_db`` connection to this home's metadata DB (maintenance jobs)."""
+        connection = {"conn_type": "sqlite", "host": str(self.path / "airflow.db")}
+        return {"AIRFLOW_CONN_AIRFLOW_METADATA_DB": json.dumps(connection)}
 
     def cli(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         return self.run(sys.executable, "-m", "spotify_agent_airflow.cli", *args, **kwargs)  # type: ignore[arg-type]

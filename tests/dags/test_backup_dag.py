@@ -95,9 +95,17 @@ def test_a_warehouse_that_lost_most_rows_fails_the_run(
     shrunk = tmp_path / "shrunk-warehouse.db"
     shutil.copyfile(airflow_home.warehouse_path, shrunk)
     with sqlite3.connect(shrunk) as connection:
-        connection.execute("DELETE FROM audit_log")
-        connection.execute("DELETE FROM listening_events")
-        connection.execute("DELETE FROM watched_artists")
+        # Every business row gone but one (the audit log and other bookkeeping do not count).
+        tables = [
+            name
+            for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            if name not in ("alembic_version", "audit_log", "backups", "health_checks")
+        ]
+        for table in tables:
+            connection.execute(f'DELETE FROM "{table}"')  # noqa: S608 - names from the schema
+        connection.execute(
+            "INSERT INTO watched_artists VALUES ('backup0000000000000099', '2026-02-10', 'x', 1)"
+        )
     env = {
         "AIRFLOW_CONN_WAREHOUSE_DEFAULT": json.dumps({"conn_type": "sqlite", "host": str(shrunk)})
     }
@@ -145,3 +153,20 @@ def test_a_verified_backup_restores_beside_the_warehouse(
     missing = airflow_home.cli("restore-warehouse", "--date", "2025-01-01")
     assert missing.returncode != 0
     assert "no verified warehouse backup of 2025-01-01" in missing.stderr
+
+
+def test_the_airflow_metadata_db_is_backed_up_when_its_connection_exists(
+    airflow_home, first_backup
+) -> None:
+    env = airflow_home.metadata_db_env()
+    result = airflow_home.airflow("dags", "test", "backup", "2026-02-03", extra_env=env)
+    assert result.returncode == 0, result.stdout[-4000:]
+    rows = {
+        (r["database"], str(r["backup_date"])): r for r in _backups(airflow_home.warehouse_path)
+    }
+    meta = rows[("airflow_metadata", "2026-02-03")]
+    assert meta["status"] == "verified"
+    assert meta["object_key"] == "backups/airflow_metadata/2026-02-03/airflow_metadata.sqlite"
+    assert {"dag_run", "task_instance"} <= set(meta["tables"])
+    # Without the connection (the first run) the metadata backup was skipped, saying why.
+    assert "no airflow_metadata_db connection: the metadata DB backup is off" in first_backup.stdout

@@ -24,7 +24,6 @@ def _old_log(airflow_home, days: float) -> str:
 
 def test_old_task_logs_are_archived_and_metadata_cleanup_runs(airflow_home) -> None:
     relative = _old_log(airflow_home, days=5)
-    metadata = {"conn_type": "sqlite", "host": str(airflow_home.path / "airflow.db")}
     result = airflow_home.airflow(
         "dags",
         "test",
@@ -32,7 +31,7 @@ def test_old_task_logs_are_archived_and_metadata_cleanup_runs(airflow_home) -> N
         "2026-03-01",
         "--conf",
         json.dumps({"dry_run": True}),
-        extra_env={"AIRFLOW_CONN_AIRFLOW_METADATA_DB": json.dumps(metadata)},
+        extra_env=airflow_home.metadata_db_env(),
     )
     assert result.returncode == 0, result.stdout[-4000:]
     assert not (airflow_home.path / "logs" / relative).exists()

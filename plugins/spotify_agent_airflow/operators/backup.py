@@ -16,8 +16,7 @@ from spotify_agent_airflow.context import run_time
 
 log = logging.getLogger(__name__)
 
-DATABASE = "warehouse"
-PREFIX = "backups/warehouse"
+DATABASES = ("warehouse", "airflow_metadata")
 
 
 def backup_day(context: Any) -> date:
@@ -26,19 +25,32 @@ def backup_day(context: Any) -> date:
     return end.date()
 
 
-def backup_key(day: date, suffix: str) -> str:
-    return f"{PREFIX}/{day.isoformat()}/warehouse.{suffix}"
+def backup_key(database: str, day: date, suffix: str) -> str:
+    return f"backups/{database}/{day.isoformat()}/{database}.{suffix}"
 
 
-class BackupWarehouseOperator(BaseOperator):
-    """Dumps the warehouse, stores it, restores the stored copy into a scratch database, compares."""
+class BackupDatabaseOperator(BaseOperator):
+    """Dumps a database, stores it, restores the stored copy into a scratch database, compares.
 
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
+    ``database`` is ``warehouse`` (the ``warehouse_default`` connection) or ``airflow_metadata``
+    (the ``airflow_metadata_db`` connection; skipped without one). Records go to the warehouse.
+    """
+
+    def __init__(
+        self,
+        *,
+        database: str = "warehouse",
+        warehouse_conn_id: str = "warehouse_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        if database not in DATABASES:
+            raise ValueError(f"database must be one of {DATABASES}, not {database!r}")
+        self.database = database
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from spotify_agent.core.objects import ensure_parent
         from spotify_agent.maintenance.backup import (
@@ -56,6 +68,7 @@ class BackupWarehouseOperator(BaseOperator):
         )
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
+        from spotify_agent_airflow.hooks.metadata import metadata_db_url, skip_reason
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
@@ -63,24 +76,28 @@ class BackupWarehouseOperator(BaseOperator):
         ref = run_ref(context)
         day = backup_day(context)
         hook = WarehouseHook(self.warehouse_conn_id)
+        source = hook.url if self.database == "warehouse" else metadata_db_url()
+        if source is None:
+            raise AirflowSkipException(skip_reason("the metadata DB backup"))
+        database = self.database
         with tempfile.TemporaryDirectory(prefix="backup-") as workdir:
-            local = make_backup(hook.url, Path(workdir))
-            key = backup_key(day, local.suffix)
+            local = make_backup(source, Path(workdir))
+            key = backup_key(database, day, local.suffix)
             stored = object_store_root() / key
             ensure_parent(stored)
             size, sha256 = upload(local.path, stored)
         rows = total_rows(local.tables)
         status, detail = "verified", ""
         try:
-            verify(stored, suffix=local.suffix, sha256=sha256, expected=local.tables, url=hook.url)
+            verify(stored, suffix=local.suffix, sha256=sha256, expected=local.tables, url=source)
         except BackupFailed as error:
             status, detail = "failed", str(error)
 
         with hook.get_engine().begin() as connection:
-            previous = previous_verified_rows(connection, DATABASE, before=day)
+            previous = previous_verified_rows(connection, database, before=day)
             record_backup(
                 connection,
-                BackupRecord(DATABASE, day, key, size, sha256, local.tables, status, detail),
+                BackupRecord(database, day, key, size, sha256, local.tables, status, detail),
                 run_id=ref.run_id,
                 trace_id=ref.trace_id,
                 at=datetime.now(UTC),
@@ -93,11 +110,12 @@ class BackupWarehouseOperator(BaseOperator):
                 outcome=status,
                 counts=counts,
                 entity_type="backup",
-                entity_key=f"{DATABASE}:{day.isoformat()}",
+                entity_key=f"{database}:{day.isoformat()}",
                 detail=detail or key,
             )
         log.info(
-            "warehouse backup %s: %s, %d bytes, %d rows in %d tables",
+            "%s backup %s: %s, %d bytes, %d rows of data in %d tables",
+            database,
             key,
             status,
             size,
@@ -108,8 +126,10 @@ class BackupWarehouseOperator(BaseOperator):
             # Retried: a new dump and a new verification (the day's object is replaced).
             raise BackupFailed(f"backup {key} failed verification: {detail}")
         if rows == 0:
-            raise AirflowFailException(f"backup {key} is empty: the warehouse holds no rows")
-        shrink = shrinkage_pct(previous, rows)
+            raise AirflowFailException(f"backup {key} is empty: the {database} holds no rows")
+        # The metadata DB shrinks by design when log_rotation cleans it: only the warehouse is held
+        # to the shrink limit.
+        shrink = shrinkage_pct(previous, rows) if database == "warehouse" else None
         if shrink is not None and shrink > conf.max_shrink_pct:
             raise AirflowFailException(
                 f"backup {key} holds {rows} rows, {shrink:.1f}% fewer than the previous verified "
@@ -127,16 +147,25 @@ class ApplyRetentionOperator(BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
-        from spotify_agent.maintenance.backup import to_delete
-        from spotify_agent.maintenance.backup_store import mark_deleted, stored_backups
-        from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
-        from spotify_agent_airflow.object_store import object_store_root
 
         conf = read_conf(context, BackupConf)
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        totals = {"kept": 0, "deleted": 0}
+        for database in DATABASES:
+            kept, deleted = self._apply(context, engine, database, conf)
+            totals["kept"] += kept
+            totals["deleted"] += deleted
+        return totals
+
+    def _apply(self, context: Any, engine: Any, database: str, conf: BackupConf) -> tuple[int, int]:
+        from spotify_agent.maintenance.backup import to_delete
+        from spotify_agent.maintenance.backup_store import mark_deleted, stored_backups
+        from spotify_agent_airflow.audit import audit_action
+        from spotify_agent_airflow.object_store import object_store_root
+
         with engine.connect() as connection:
-            stored = stored_backups(connection, DATABASE)
+            stored = stored_backups(connection, database)
         doomed = to_delete(
             [backup for backup, _ in stored.values()],
             daily=conf.keep_daily,
@@ -149,7 +178,7 @@ class ApplyRetentionOperator(BaseOperator):
             if path.exists():
                 path.unlink()
         with engine.begin() as connection:
-            deleted = mark_deleted(connection, DATABASE, doomed)
+            deleted = mark_deleted(connection, database, doomed)
             if doomed:
                 audit_action(
                     connection,
@@ -157,10 +186,9 @@ class ApplyRetentionOperator(BaseOperator):
                     "backups_deleted",
                     counts={"backups": deleted},
                     entity_type="backup",
-                    entity_key=DATABASE,
+                    entity_key=database,
                     detail=", ".join(day.isoformat() for day in doomed),
                 )
-        log.info(
-            "retention: %d kept, %d deleted %s", len(stored) - len(doomed), len(doomed), doomed
-        )
-        return {"kept": len(stored) - len(doomed), "deleted": len(doomed)}
+        kept = len(stored) - len(doomed)
+        log.info("%s retention: %d kept, %d deleted %s", database, kept, len(doomed), doomed)
+        return kept, len(doomed)

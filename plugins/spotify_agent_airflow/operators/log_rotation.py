@@ -18,7 +18,6 @@ from spotify_agent_airflow.conf import read_conf
 log = logging.getLogger(__name__)
 
 ARCHIVE_PREFIX = "logs/airflow"
-METADATA_CONN_ID = "airflow_metadata_db"
 
 
 class RotateLogsOperator(BaseOperator):
@@ -70,30 +69,14 @@ class CleanMetadataOperator(BaseOperator):
     """
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
-        from spotify_agent import project_dir
-        from spotify_agent.warehouse.engine import url_from_connection
+        from spotify_agent_airflow.hooks.metadata import metadata_db_url, skip_reason
 
         run_conf = read_conf(context, LogRotationConf)
-        try:
-            connection = BaseHook.get_connection(METADATA_CONN_ID)
-        except AirflowNotFoundException:
-            raise AirflowSkipException(
-                f"no {METADATA_CONN_ID} connection: Airflow metadata cleanup is off "
-                "(docs/CONFIGURATION.md)"
-            ) from None
-        url = url_from_connection(
-            connection.conn_type or "",
-            host=connection.host,
-            schema=connection.schema,
-            login=connection.login,
-            password=connection.password,
-            port=connection.port,
-            extra=connection.extra_dejson,
-            base_dir=project_dir(),
-        )
+        url = metadata_db_url()
+        if url is None:
+            raise AirflowSkipException(skip_reason("Airflow metadata cleanup"))
         before = datetime.now(UTC) - timedelta(days=run_conf.metadata_retention_days)
         command = [
             str(Path(sys.executable).with_name("airflow")),
