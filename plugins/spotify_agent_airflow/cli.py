@@ -29,6 +29,7 @@ DEMO_DAGS: tuple[str, ...] = (
     "playlist_update",
     "content_generation",
     "backup",
+    "log_rotation",
 )
 # How many of the emulator's artists the demo adds to the watch list.
 DEMO_WATCHED_ARTISTS = 25
