@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from spotify_agent.content.text import Draft, Sentence
+
 
 @dataclass
 class FakeLlm:
@@ -70,3 +72,18 @@ def run_fake_llm() -> Iterator[FakeLlm]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def sample_draft() -> Draft:
+    """The template draft the LLM tests rewrite: two sentences, four facts."""
+    return Draft(
+        "playlist_description",
+        "3cEYpjA9oz9GiPac4AsH4n",
+        "2026-11-25",
+        (
+            Sentence.render(
+                "The {tracks} most played tracks of the last {days} days.", tracks=20, days=28
+            ),
+            Sentence.render("{plays} plays by {listeners} listeners.", plays=1234, listeners=56),
+        ),
+    )

@@ -290,11 +290,9 @@ def cmd_restore_warehouse(args: argparse.Namespace) -> int:
     from datetime import date
 
     from airflow.models.variable import Variable
-    from airflow.sdk import ObjectStoragePath
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from spotify_agent import resolve_project_path
     from spotify_agent.maintenance.backup import (
         differences,
         download,
@@ -308,6 +306,7 @@ def cmd_restore_warehouse(args: argparse.Namespace) -> int:
         DEFAULT_OBJECT_STORE_URL,
         OBJECT_STORE_CONN_VARIABLE,
         OBJECT_STORE_URL_VARIABLE,
+        root_for,
     )
 
     source = _warehouse_url(args.conn_id)
@@ -327,12 +326,11 @@ def cmd_restore_warehouse(args: argparse.Namespace) -> int:
         )
     else:
         target = source.set(database=f"{source.database}_restored_{str(day).replace('-', '')}")
-    root_url = str(Variable.get(OBJECT_STORE_URL_VARIABLE, default_var=DEFAULT_OBJECT_STORE_URL))
-    if "://" not in root_url:
-        root = ObjectStoragePath(f"file://{resolve_project_path(root_url)}")
-    else:
-        conn_id = str(Variable.get(OBJECT_STORE_CONN_VARIABLE, default_var="aws_default"))
-        root = ObjectStoragePath(root_url, conn_id=conn_id)
+    # Outside a task: the variables come from the metadata DB, read through Airflow's models.
+    root = root_for(
+        str(Variable.get(OBJECT_STORE_URL_VARIABLE, default_var=DEFAULT_OBJECT_STORE_URL)),
+        str(Variable.get(OBJECT_STORE_CONN_VARIABLE, default_var="aws_default")),
+    )
     with tempfile.TemporaryDirectory(prefix="restore-") as workdir:
         local = Path(workdir) / f"backup.{suffix}"
         sha256 = download(root / str(backup["object_key"]), local)

@@ -38,3 +38,16 @@ def run_time(context: Any) -> datetime:
     dag_run = context["dag_run"]
     reference: datetime = dag_run.logical_date or dag_run.run_after
     return reference
+
+
+def interval_end(context: Any) -> datetime:
+    """The end of the period a run describes, the same on every re-run of that run.
+
+    The data interval's end; for runs without one (manual or Asset-triggered, ``logical_date``
+    null), the start of the day the run was asked for, which is the end the day's scheduled
+    runs use, so every family that reads the same day reads the same data.
+    """
+    end: datetime | None = context.get("data_interval_end")
+    if end is not None:
+        return end
+    return run_time(context).replace(hour=0, minute=0, second=0, microsecond=0)

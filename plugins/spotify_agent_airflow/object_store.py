@@ -18,9 +18,14 @@ def object_store_root() -> ObjectStoragePath:
     a plain path is a local folder, relative to the project.
     """
     url = str(Variable.get(OBJECT_STORE_URL_VARIABLE, default=DEFAULT_OBJECT_STORE_URL))
+    conn_id = str(Variable.get(OBJECT_STORE_CONN_VARIABLE, default="aws_default"))
+    return root_for(url, conn_id)
+
+
+def root_for(url: str, conn_id: str) -> ObjectStoragePath:
+    """The root for a store URL (a plain path is a local folder under the project)."""
     if "://" not in url or url.startswith("file://"):
         folder = resolve_project_path(url.removeprefix("file://"))
         folder.mkdir(parents=True, exist_ok=True)
         return ObjectStoragePath(f"file://{folder}")
-    conn_id = str(Variable.get(OBJECT_STORE_CONN_VARIABLE, default="aws_default"))
     return ObjectStoragePath(url, conn_id=conn_id)

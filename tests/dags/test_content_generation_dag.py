@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
@@ -55,16 +54,7 @@ def _playlist(emulator: EmulatorHandle) -> str:
 
 
 def _live_description(emulator: EmulatorHandle, playlist_id: str) -> str:
-    token = httpx.post(
-        f"{emulator.base_url}/api/token",
-        data={"grant_type": "refresh_token", "refresh_token": emulator.refresh_token},
-        auth=(emulator.client_id, emulator.client_secret),
-    ).json()["access_token"]
-    answer = httpx.get(
-        f"{emulator.api_url}/playlists/{playlist_id}",
-        headers={"Authorization": f"Bearer {token}"},
-    ).json()
-    return str(answer["description"] or "")
+    return str(emulator.user_get(f"/playlists/{playlist_id}")["description"] or "")
 
 
 def _versions(airflow_home, playlist_id: str) -> list[dict[str, object]]:

@@ -41,17 +41,10 @@ def _run(airflow_home, emulator: EmulatorHandle, day: str, conf: dict[str, objec
 
 
 def _live(emulator: EmulatorHandle, playlist_id: str) -> list[str]:
-    import httpx
-
-    token = httpx.post(
-        f"{emulator.base_url}/api/token",
-        data={"grant_type": "refresh_token", "refresh_token": emulator.refresh_token},
-        auth=(emulator.client_id, emulator.client_secret),
-    ).json()["access_token"]
-    url = f"{emulator.api_url}/playlists/{playlist_id}/items?limit=50"
+    url: str | None = f"/playlists/{playlist_id}/items?limit=50"
     ids: list[str] = []
     while url:
-        page = httpx.get(url, headers={"Authorization": f"Bearer {token}"}).json()
+        page = emulator.user_get(url)
         ids += [item["item"]["id"] for item in page["items"]]
         url = page["next"]
     return ids

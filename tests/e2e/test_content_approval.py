@@ -11,7 +11,6 @@ import secrets
 import time
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
@@ -92,16 +91,7 @@ def _versions(airflow_home, playlist_id: str) -> list[dict]:
 
 
 def _description(spotify, playlist_id: str) -> str:
-    token = httpx.post(
-        f"{spotify.base_url}/api/token",
-        data={"grant_type": "refresh_token", "refresh_token": spotify.refresh_token},
-        auth=(spotify.client_id, spotify.client_secret),
-    ).json()["access_token"]
-    answer = httpx.get(
-        f"{spotify.api_url}/playlists/{playlist_id}",
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    return str(answer.json()["description"] or "")
+    return str(spotify.user_get(f"/playlists/{playlist_id}")["description"] or "")
 
 
 @pytest.fixture(scope="module")

@@ -7,37 +7,22 @@ import json
 import pytest
 
 from spotify_agent.content.llm import LlmSettings, rewrite
-from spotify_agent.content.text import Draft, Sentence
 from spotify_agent_airflow.hooks.llm import LlmHook
-from tests.llm_fake import run_fake_llm
+from tests.llm_fake import run_fake_llm, sample_draft
 
 SETTINGS = LlmSettings(model="fake-model", max_chars=300)
-
-
-def _draft() -> Draft:
-    return Draft(
-        "playlist_description",
-        "3cEYpjA9oz9GiPac4AsH4n",
-        "2026-11-25",
-        (
-            Sentence.render(
-                "The {tracks} most played tracks of the last {days} days.", tracks=20, days=28
-            ),
-            Sentence.render("{plays} plays by {listeners} listeners.", plays=1234, listeners=56),
-        ),
-    )
 
 
 def test_a_good_answer_from_the_endpoint_replaces_the_template_text(monkeypatch) -> None:
     with run_fake_llm() as llm:
         llm.answer_text("Your 20 most played of 28 days: 1,234 plays from 56 listeners.")
         draft, rejected = rewrite(
-            _draft(), _hook(monkeypatch, llm).post, SETTINGS, source="content_llm:x"
+            sample_draft(), _hook(monkeypatch, llm).post, SETTINGS, source="content_llm:x"
         )
     assert rejected is None
     assert draft.text == "Your 20 most played of 28 days: 1,234 plays from 56 listeners."
     assert draft.generator == "llm:fake-model"
-    assert draft.sentences == _draft().sentences  # the facts stay with the version
+    assert draft.sentences == sample_draft().sentences  # the facts stay with the version
     (sent,) = llm.requests
     assert sent["model"] == "fake-model"
     assert "1,234 plays by 56 listeners." in sent["messages"][1]["content"]
@@ -58,9 +43,9 @@ def test_a_bad_answer_keeps_the_template_and_is_quarantined(
     with run_fake_llm() as llm:
         llm.answer_raw(status, json.dumps(body).encode())
         draft, rejected = rewrite(
-            _draft(), _hook(monkeypatch, llm).post, SETTINGS, source="content_llm:x"
+            sample_draft(), _hook(monkeypatch, llm).post, SETTINGS, source="content_llm:x"
         )
-    assert draft == _draft()
+    assert draft == sample_draft()
     assert rejected is not None and reason in rejected.reason
     assert rejected.source == "content_llm:x"
 

@@ -130,16 +130,10 @@ def describe_playlist(
 
 
 def track_names(client: Any, track_ids: Sequence[str], *, tier: Tier) -> dict[str, TrackName]:
-    """Names of tracks by id (one several-ids call per 50 on extended, one call each on
-    development); ids Spotify does not know are left out."""
-    from spotify_agent.spotify.api import TRACKS_PER_CALL, chunked, single_or_none
+    """Names of tracks by id; ids Spotify does not know are left out."""
+    from spotify_agent.spotify.api import track_payloads
 
-    answers: list[Any] = []
-    if tier == "extended":
-        for chunk in chunked(list(track_ids), TRACKS_PER_CALL):
-            answers.extend(client.tracks(chunk)["tracks"])
-    else:
-        answers = [single_or_none(client.track, track_id) for track_id in track_ids]
+    answers = track_payloads(client, track_ids, tier=tier).values()
     parsed = parse_objects(Track, [answer for answer in answers if answer is not None], source="")
     return {
         track.id: TrackName(track.id, track.name, tuple(artist.name for artist in track.artists))

@@ -8,9 +8,8 @@ text, so re-running a job drafts nothing new.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,17 +121,6 @@ def number_words(text: str) -> list[str]:
     return found
 
 
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     """The noun that goes with ``count`` (``1 listener``, ``2 listeners``)."""
     return singular if count == 1 else (plural_form or singular + "s")
-
-
-def join_names(names: Sequence[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + f" and {names[-1]}"

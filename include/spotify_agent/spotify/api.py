@@ -110,6 +110,29 @@ def single_or_none(call: Any, object_id: str) -> Any:
         raise
 
 
+class TrackClient(Protocol):
+    def tracks(self, tracks: list[str]) -> Any: ...
+    def track(self, track_id: str) -> Any: ...
+
+
+def track_payloads(client: TrackClient, track_ids: Sequence[str], *, tier: Tier) -> dict[str, Any]:
+    """Each track's payload by id (``None`` where Spotify does not know the id).
+
+    ``ceil(n / 50)`` several-ids calls on the extended tier, one call per id on the development
+    tier; an answer for another id than the one asked counts as unknown.
+    """
+    answers: dict[str, Any] = {}
+    if tier == "extended":
+        for chunk in chunked(list(track_ids), TRACKS_PER_CALL):
+            answers.update(zip(chunk, client.tracks(chunk)["tracks"], strict=True))
+    else:
+        answers = {track_id: single_or_none(client.track, track_id) for track_id in track_ids}
+    return {
+        track_id: answer if isinstance(answer, dict) and answer.get("id") == track_id else None
+        for track_id, answer in answers.items()
+    }
+
+
 class DamagedPage(ValueError):
     """A paging object without its ``items`` list: the listing cannot be trusted to be whole."""
 

@@ -20,18 +20,17 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from spotify_agent.core.quarantine import QuarantinedItem
-from spotify_agent.spotify.api import DamagedPage, chunked, iterate_pages, single_or_none
+from spotify_agent.spotify.api import DamagedPage, chunked, iterate_pages, track_payloads
 from spotify_agent.spotify.models import Tier
 
 log = logging.getLogger(__name__)
 
 MAX_ITEMS_PER_CALL = 100  # Spotify's limit for playlist add, replace and remove
 ITEMS_PAGE_LIMIT = 50  # the largest page of /playlists/{id}/items
-TRACKS_PER_LOOKUP = 50
 
 
 def track_uri(track_id: str) -> str:
@@ -338,16 +337,10 @@ def known_track_ids(
     Spotify refuses a whole add call when one id is unknown, so ids are checked before writing:
     ``ceil(n / 50)`` calls on the extended tier, one per id on the development tier.
     """
-    found: dict[str, bool] = {}
-    if tier == "extended":
-        for chunk in chunked(list(track_ids), TRACKS_PER_LOOKUP):
-            answers = client.tracks(chunk)["tracks"]
-            for track_id, answer in zip(chunk, answers, strict=True):
-                found[track_id] = isinstance(answer, dict) and answer.get("id") == track_id
-    else:
-        for track_id in track_ids:
-            answer = single_or_none(client.track, track_id)
-            found[track_id] = isinstance(answer, dict) and answer.get("id") == track_id
+    found = {
+        track_id: payload is not None
+        for track_id, payload in track_payloads(client, track_ids, tier=tier).items()
+    }
     known = [track_id for track_id in track_ids if found[track_id]]
     unknown = [
         QuarantinedItem(
@@ -370,7 +363,6 @@ class SyncResult:
     moved: int
     write_calls: int = 0
     rounds: int = 0
-    uncertain_writes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -467,7 +459,6 @@ def sync_playlist(
             if not is_uncertain(error):
                 raise
             last_error = error
-            result.uncertain_writes.append(f"{type(error).__name__}: {error}")
             log.warning(
                 "playlist %s: a write's outcome is unknown (%s); reading it again",
                 playlist_id,

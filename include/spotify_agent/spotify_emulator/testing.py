@@ -84,6 +84,22 @@ class EmulatorHandle:
             },
         }
 
+    def user_get(self, path: str) -> Any:
+        """GET a Web API path (``/playlists/{id}``, or a full ``next`` URL) as the connected user.
+
+        For tests that check what Spotify holds without going through the code under test.
+        """
+        token = httpx.post(
+            self.token_url,
+            data={"grant_type": "refresh_token", "refresh_token": self.refresh_token},
+            auth=(self.client_id, self.client_secret),
+            timeout=10,
+        ).json()["access_token"]
+        url = path if path.startswith("http") else f"{self.api_url}{path}"
+        response = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
     def stats(self) -> dict[str, Any]:
         """``{"total_calls", "rate_limited", "by_status", "by_route", "faults"}``."""
         result: dict[str, Any] = self._admin("GET", "/stats")

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator
 
 from spotify_agent.spotify.confs import ArtistMonitoringConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.context import run_time
+from spotify_agent_airflow.context import interval_end
 
 log = logging.getLogger(__name__)
 
 # 50 artists = one several-ids call on the extended tier; a mapped task per batch fails alone.
 BATCH_SIZE = 50
-
-
-def snapshot_day(context: Any) -> date:
-    """The day a run describes: its data interval's end (a re-run keeps the same day)."""
-    interval_end = context.get("data_interval_end")
-    return (interval_end or run_time(context)).date()
 
 
 def plan_batches(context: Any, *, warehouse_conn_id: str = "warehouse_default") -> list[list[str]]:
@@ -87,7 +81,7 @@ class ArtistSnapshotOperator(BaseOperator):
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, ArtistMonitoringConf)
-        day = snapshot_day(context)
+        day = interval_end(context).date()
         spotify = SpotifyHook(self.spotify_conn_id)
         client = Resilient(spotify.client)
         with orchestration_errors(self.spotify_conn_id):

@@ -12,17 +12,11 @@ from airflow.sdk import BaseOperator
 
 from spotify_agent.maintenance.confs import BackupConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.context import run_time
+from spotify_agent_airflow.context import interval_end
 
 log = logging.getLogger(__name__)
 
 DATABASES = ("warehouse", "airflow_metadata")
-
-
-def backup_day(context: Any) -> date:
-    """The day a backup stands for: the data interval's end (a re-run replaces that day's)."""
-    end = context.get("data_interval_end") or run_time(context)
-    return end.date()
 
 
 def backup_key(database: str, day: date, suffix: str) -> str:
@@ -74,7 +68,7 @@ class BackupDatabaseOperator(BaseOperator):
 
         conf = read_conf(context, BackupConf)
         ref = run_ref(context)
-        day = backup_day(context)
+        day = interval_end(context).date()
         hook = WarehouseHook(self.warehouse_conn_id)
         source = hook.url if self.database == "warehouse" else metadata_db_url()
         if source is None:

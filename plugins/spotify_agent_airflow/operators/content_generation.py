@@ -17,24 +17,13 @@ from airflow.sdk import BaseOperator
 
 from spotify_agent.content.confs import ContentGenerationConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.context import run_time
+from spotify_agent_airflow.context import interval_end
 
 log = logging.getLogger(__name__)
 
 DIGEST_PREFIX = "content/artist_digests"
 LLM_VARIABLE = "content_llm_conn_id"
 DRAFT_TASK_ID = "draft_descriptions"
-
-
-def facts_end(context: Any) -> datetime:
-    """The end of the period the facts describe: the data interval's end; for runs without one
-    (Asset-triggered or manual), the start of the run's day, which is the end @daily
-    ``playlist_update`` synced against, so a description states the playlist it describes."""
-    end: datetime | None = context.get("data_interval_end")
-    if end is not None:
-        return end
-    started = run_time(context)
-    return started.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def llm_conn_id(conf: ContentGenerationConf) -> str | None:
@@ -70,7 +59,7 @@ class DraftDescriptionsOperator(BaseOperator):
         if "playlist_descriptions" not in conf.kinds:
             return {"pending": [], "review": ""}
         ref = run_ref(context)
-        end = facts_end(context)
+        end = interval_end(context)
         llm = llm_conn_id(conf)
         llm_hook = LlmHook(llm) if llm else None
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
@@ -185,7 +174,7 @@ class WriteArtistDigestOperator(BaseOperator):
         if "artist_digest" not in conf.kinds:
             return {}
         ref = run_ref(context)
-        start, end, week = last_complete_week(facts_end(context))
+        start, end, week = last_complete_week(interval_end(context))
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
         with engine.connect() as connection:
             draft = artist_digest(artist_weeks(connection, start=start, end=end), week=week)

@@ -11,7 +11,7 @@ from airflow.sdk import BaseOperator
 
 from spotify_agent.spotify.confs import PlaylistUpdateConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.context import run_time
+from spotify_agent_airflow.context import interval_end
 
 log = logging.getLogger(__name__)
 
@@ -19,11 +19,6 @@ log = logging.getLogger(__name__)
 # A most_played target that would drop more than half the playlist's tracks and is under half its
 # configured size is not synced: it means missing listening data, not a change of taste.
 MOST_PLAYED_MAX_SHRINK_PCT = 50.0
-
-
-def target_end(context: Any) -> datetime:
-    """The end of the listening a run counts: its data interval's end (a re-run counts the same)."""
-    return context.get("data_interval_end") or run_time(context)
 
 
 class PlanPlaylistsOperator(BaseOperator):
@@ -111,7 +106,7 @@ class SyncPlaylistOperator(BaseOperator):
         with engine.connect() as connection:
             target = [
                 track_uri(track_id)
-                for track_id in target_track_ids(connection, playlist, end=target_end(context))
+                for track_id in target_track_ids(connection, playlist, end=interval_end(context))
             ]
 
         spotify = SpotifyHook(playlist.spotify_conn_id)
@@ -136,6 +131,12 @@ class SyncPlaylistOperator(BaseOperator):
                 )
 
         damaged: list[QuarantinedItem] = []
+
+        def keep_quarantined(connection: Any) -> int:
+            """Every bad item this attempt saw, whatever the attempt's outcome."""
+            items = [*unknown, *damaged, *client.quarantined]
+            return quarantine_items(connection, items, run=ref, at=datetime.now(UTC))
+
         try:
             with orchestration_errors(playlist.spotify_conn_id):
                 result = sync_playlist(
@@ -154,12 +155,7 @@ class SyncPlaylistOperator(BaseOperator):
                 )
         except (SyncRefused, UnmanageablePlaylist) as refused:
             with engine.begin() as connection:
-                quarantine_items(
-                    connection,
-                    [*unknown, *damaged, *client.quarantined],
-                    run=ref,
-                    at=datetime.now(UTC),
-                )
+                keep_quarantined(connection)
                 audit_action(
                     connection,
                     context,
@@ -175,19 +171,12 @@ class SyncPlaylistOperator(BaseOperator):
         except Exception:
             # Keep what was damaged even when the attempt fails (Airflow retries it).
             with engine.begin() as connection:
-                quarantine_items(
-                    connection,
-                    [*unknown, *damaged, *client.quarantined],
-                    run=ref,
-                    at=datetime.now(UTC),
-                )
+                keep_quarantined(connection)
             raise
 
         now = datetime.now(UTC)
         with engine.begin() as connection:
-            quarantined = quarantine_items(
-                connection, [*unknown, *damaged, *client.quarantined], run=ref, at=now
-            )
+            quarantined = keep_quarantined(connection)
             status = record_sync(
                 connection,
                 result,

@@ -5,25 +5,12 @@ from __future__ import annotations
 import pytest
 
 from spotify_agent.content.llm import check_rewrite
-from spotify_agent.content.text import Draft, Sentence, numbers_in
-
-
-def _draft() -> Draft:
-    return Draft(
-        "playlist_description",
-        "3cEYpjA9oz9GiPac4AsH4n",
-        "2026-11-25",
-        (
-            Sentence.render(
-                "The {tracks} most played tracks of the last {days} days.", tracks=20, days=28
-            ),
-            Sentence.render("{plays} plays by {listeners} listeners.", plays=1234, listeners=56),
-        ),
-    )
+from spotify_agent.content.text import Draft, numbers_in
+from tests.llm_fake import sample_draft
 
 
 def test_a_draft_states_its_facts_and_is_identified_by_its_text() -> None:
-    draft = _draft()
+    draft = sample_draft()
     assert draft.text == (
         "The 20 most played tracks of the last 28 days. 1,234 plays by 56 listeners."
     )
@@ -31,7 +18,7 @@ def test_a_draft_states_its_facts_and_is_identified_by_its_text() -> None:
         "text": "1,234 plays by 56 listeners.",
         "facts": {"plays": 1234, "listeners": 56},
     }
-    assert draft.sha256 == _draft().sha256
+    assert draft.sha256 == sample_draft().sha256
     other = Draft(draft.subject_type, draft.subject_id, draft.period, draft.sentences[:1])
     assert other.sha256 != draft.sha256
 
@@ -65,5 +52,5 @@ def test_numbers_are_read_as_written() -> None:
     ],
 )
 def test_a_rewrite_may_not_invent_figures_link_or_overflow(text: str, problem: str | None) -> None:
-    problems = check_rewrite(text, _draft(), max_chars=300)
+    problems = check_rewrite(text, sample_draft(), max_chars=300)
     assert problems == ([] if problem is None else [problem])
