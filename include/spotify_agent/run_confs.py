@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from spotify_agent.content.confs import ContentGenerationConf
 from spotify_agent.core.run_conf import RunConf
-from spotify_agent.maintenance.confs import BackupConf, HealthCheckConf, LogRotationConf
+from spotify_agent.maintenance.confs import (
+    BackupConf,
+    GdprErasureConf,
+    HealthCheckConf,
+    LogRotationConf,
+)
 from spotify_agent.spotify.confs import (
     ArtistMonitoringConf,
     ListeningIngestConf,
@@ -23,4 +28,5 @@ CONF_MODELS: dict[str, type[RunConf]] = {
     "content_generation": ContentGenerationConf,
     "backup": BackupConf,
     "log_rotation": LogRotationConf,
+    "gdpr_erasure": GdprErasureConf,
 }

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import URL
 
@@ -29,8 +30,11 @@ DEMO_DAGS: tuple[str, ...] = (
     "playlist_update",
     "content_generation",
     "backup",
+    "gdpr_erasure",
     "log_rotation",
 )
+# A listener who never used the demo: the erasure completes with a receipt saying nothing was found.
+DEMO_ERASED_USER = "demo.former-listener"
 # How many of the emulator's artists the demo adds to the watch list.
 DEMO_WATCHED_ARTISTS = 25
 # The demo keeps the emulator user's first playlist equal to their most played tracks.
@@ -102,6 +106,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             }
         # The demo has nobody to answer the approval request; a real deployment keeps it on.
         confs["content_generation"] = {"require_approval": False}
+        confs["gdpr_erasure"] = {"user_id": DEMO_ERASED_USER}
         if emulated.own_playlist_ids:
             confs["playlist_update"] = {
                 "manage": [
@@ -359,8 +364,48 @@ def cmd_restore_warehouse(args: argparse.Namespace) -> int:
         return 1
     where = target.render_as_string(hide_password=True)
     print(f"restored the {day} warehouse backup into {where}; every table matches its record")
+    try:
+        replayed = _replay_erasure_log(root, source, target)
+    except ValueError as error:
+        print(f"{error}; do not use {where} until it is replayed", file=sys.stderr)
+        return 1
+    print(
+        f"replayed the erasure log: {replayed.pop('users')} erased users found again and erased "
+        f"({', '.join(f'{store}: {count}' for store, count in replayed.items())})"
+    )
     print("To use it, point the warehouse_default connection at it (docs/CONFIGURATION.md).")
     return 0
+
+
+def _replay_erasure_log(root: Any, source: URL, target: URL) -> dict[str, int]:
+    """Erase again, in the restored copy, every user erased since (GDPR: a restore must not
+    bring anyone back). The log is read from the object store and the live warehouse."""
+    from datetime import UTC, datetime
+
+    from airflow.models.connection import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+    from sqlalchemy import create_engine
+
+    from spotify_agent.maintenance.erasure import logged_hmacs, replay_erasures
+    from spotify_agent.maintenance.personal_data import check_key
+    from spotify_agent_airflow.hooks.erasure_key import ERASURE_KEY_CONN_ID
+    from spotify_agent_airflow.hooks.warehouse import shared_engine
+
+    with shared_engine(source).connect() as connection:
+        digests = logged_hmacs(root, connection)
+    try:
+        password = Connection.get_connection_from_secrets(ERASURE_KEY_CONN_ID).password
+    except AirflowNotFoundException:
+        password = None
+    if not digests and not password:
+        return {"users": 0}
+    key = check_key(password, source=ERASURE_KEY_CONN_ID)
+    engine = create_engine(target)
+    try:
+        with engine.begin() as connection:
+            return replay_erasures(connection, digests, key=key, at=datetime.now(UTC))
+    finally:
+        engine.dispose()
 
 
 def _airflow() -> str:

@@ -16,6 +16,7 @@ from spotify_agent.warehouse.engine import make_engine
 from spotify_agent.warehouse.migrate import upgrade
 from spotify_agent.warehouse.schema import audit_log, health_checks
 from tests.conftest import redis_connection
+from tests.receivers import run_pagerduty_receiver
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +92,8 @@ def test_embedded_default_run_records_health_and_audit_under_the_callers_trace_i
         "object_store": "up",
         "cache": "off",
         "metadata_db": "up",
+        "scheduler": "off",  # `airflow dags test`: no scheduler runs
+        "celery_workers": "off",  # not the CeleryExecutor
         "spotify": "up",
         "backups": "up",
         "disk_space": "up",
@@ -139,6 +142,8 @@ def test_production_like_setup_postgres_s3_and_redis(
         "object_store": "up",
         "cache": "up",
         "metadata_db": "up",
+        "scheduler": "off",  # `airflow dags test`: no scheduler runs
+        "celery_workers": "off",  # not the CeleryExecutor
         "spotify": "up",
         "backups": "off",  # a new warehouse: the backup DAG has not run yet
         "disk_space": "up",
@@ -162,12 +167,49 @@ def test_unreadable_warehouse_fails_naming_it_after_retries(airflow_home, tmp_pa
     assert result.stdout.count("health check failed, down: warehouse") >= 3
 
 
-def test_a_wrong_spotify_secret_is_reported_down_by_name(airflow_home, spotify) -> None:
-    env = {"AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(spotify.connection(client_secret="wrong"))}
-    result = _run(airflow_home, {"components": ["spotify"]}, extra_env=env)
-    assert result.returncode != 0
-    assert "health check failed, down: spotify (spotify: SpotifyOauthError" in result.stdout
-    assert "invalid_client" in result.stdout
+def test_a_component_down_is_named_paged_and_resolved_when_it_recovers(
+    airflow_home, spotify
+) -> None:
+    key = "spotify-agent/health/spotify"
+    wrong_secret = {
+        "AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(spotify.connection(client_secret="wrong"))
+    }
+    with run_pagerduty_receiver() as pagerduty:
+        paging = {"AIRFLOW_CONN_PAGERDUTY_DEFAULT": json.dumps(pagerduty.connection())}
+        down = _run(
+            airflow_home,
+            {"components": ["spotify", "disk_space"]},
+            extra_env={**paging, **wrong_secret},
+        )
+        assert down.returncode != 0
+        assert "health check failed, down: spotify (spotify: SpotifyOauthError" in down.stdout
+        assert "invalid_client" in down.stdout
+        # Every attempt re-measures and triggers again under the same key: one incident.
+        assert set(pagerduty.by_key(key)) == {"trigger"}
+        assert pagerduty.events[0]["payload"]["summary"].startswith(
+            "spotify is down: SpotifyOauthError"
+        )
+        assert "trigger" not in pagerduty.by_key("spotify-agent/health/disk_space")
+
+        # Spotify is back, but PagerDuty refuses the resolve (wrong routing key): the run fails
+        # at once naming it, without printing the key (the receiver echoes it back).
+        refused_env = {
+            "AIRFLOW_CONN_PAGERDUTY_DEFAULT": json.dumps(
+                pagerduty.connection(routing_key="not-the-right-key")
+            )
+        }
+        refused = _run(
+            airflow_home, {"components": ["spotify"]}, extra_env=refused_env, spotify=spotify
+        )
+        assert refused.returncode != 0
+        assert f"PagerDuty did not take: resolve {key}: HTTP 400" in refused.stdout
+        assert "not-the-right-key" not in refused.stdout
+        assert "Retry policy decision" in refused.stdout and "action=fail" in refused.stdout
+
+        before = len(pagerduty.by_key(key))
+        up = _run(airflow_home, {"components": ["spotify"]}, extra_env=paging, spotify=spotify)
+        assert up.returncode == 0, up.stdout[-4000:]
+        assert pagerduty.by_key(key)[before:] == ["resolve"]
 
 
 def test_conf_outside_the_params_is_refused_before_the_run(airflow_home) -> None:

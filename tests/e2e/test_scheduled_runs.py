@@ -43,3 +43,7 @@ def test_scheduled_health_check_asks_the_api_server_for_the_metadata_db(
     assert status == "up"
     assert detail.startswith(f"via {base}/api/v2/monitor/health: metadatabase healthy")
     assert "scheduler healthy" in detail
+    status, detail = results["scheduler"]
+    assert status == "up", detail
+    assert detail.startswith(f"via {base}/api/v2/monitor/health: scheduler healthy, last heartbeat")
+    assert results["celery_workers"][0] == "off"  # this deployment runs the LocalExecutor

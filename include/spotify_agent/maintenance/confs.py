@@ -7,15 +7,26 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from spotify_agent.core.run_conf import RunConf
+from spotify_agent.spotify.ids import USER_ID_PATTERN
 
 Component = Literal[
-    "warehouse", "object_store", "cache", "metadata_db", "spotify", "backups", "disk_space"
+    "warehouse",
+    "object_store",
+    "cache",
+    "metadata_db",
+    "scheduler",
+    "celery_workers",
+    "spotify",
+    "backups",
+    "disk_space",
 ]
 ALL_COMPONENTS: tuple[Component, ...] = (
     "warehouse",
     "object_store",
     "cache",
     "metadata_db",
+    "scheduler",
+    "celery_workers",
     "spotify",
     "backups",
     "disk_space",
@@ -80,4 +91,37 @@ class LogRotationConf(RunConf):
     def _delete_after_compress(self) -> Self:
         if self.keep_local_days < self.compress_after_days:
             raise ValueError("keep_local_days: must not be shorter than compress_after_days")
+        return self
+
+
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+
+
+class GdprErasureConf(RunConf):
+    """Run conf of the ``gdpr_erasure`` DAG."""
+
+    user_id: str | None = Field(
+        default=None,
+        pattern=USER_ID_PATTERN,
+        description=(
+            "Spotify user id to erase (letters, digits, '.', '_', '-'; up to 128). "
+            "Empty: only process the requests already waiting."
+        ),
+    )
+    request_id: str | None = Field(
+        default=None,
+        pattern=REQUEST_ID_PATTERN,
+        description=(
+            "The caller's id for this request (repeating it is harmless). "
+            "Empty: derived from the run id."
+        ),
+    )
+    max_requests: int = Field(
+        default=50, ge=1, le=500, description="Requests processed by one run, oldest first."
+    )
+
+    @model_validator(mode="after")
+    def _request_needs_user(self) -> Self:
+        if self.request_id is not None and self.user_id is None:
+            raise ValueError("request_id: given without a user_id")
         return self

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.engine import URL, make_url
 
 from spotify_agent.core.objects import ensure_parent
+from spotify_agent.core.pagerduty import AlertEvent
 from spotify_agent.warehouse.engine import make_engine, read_only_url
 from spotify_agent.warehouse.schema import backups, health_checks
 from spotify_agent.warehouse.upsert import upsert
@@ -26,6 +27,8 @@ MAX_BACKUP_AGE = timedelta(hours=26)
 # Below this share of free space on a volume the tasks write to (logs, staging), it is "down".
 MIN_FREE_PCT = 10.0
 Status = Literal["up", "down", "off"]
+# One PagerDuty incident per component, whichever run sees it down.
+HEALTH_DEDUP_PREFIX = "spotify-agent/health/"
 
 
 @dataclass(frozen=True)
@@ -126,18 +129,23 @@ def check_database(
     return ComponentHealth(component, "up", url.get_backend_name())
 
 
+def monitor_report(base_url: str, *, timeout_s: float = 5.0) -> tuple[str, dict[str, Any]]:
+    """The API server's ``/api/v2/monitor/health`` answer (no authentication needed)."""
+    import httpx
+
+    url = base_url.rstrip("/") + "/api/v2/monitor/health"
+    response = httpx.get(url, timeout=timeout_s)
+    response.raise_for_status()
+    return url, response.json()
+
+
 def check_airflow_api(base_url: str, *, timeout_s: float = 5.0) -> ComponentHealth:
     """The metadata DB as the Airflow API server sees it (``/api/v2/monitor/health``).
 
     Airflow 3 blocks database access from task processes, so a scheduled health check asks the
     API server, which also reports scheduler, triggerer and DAG processor heartbeats.
     """
-    import httpx
-
-    url = base_url.rstrip("/") + "/api/v2/monitor/health"
-    response = httpx.get(url, timeout=timeout_s)
-    response.raise_for_status()
-    report = response.json()
+    url, report = monitor_report(base_url, timeout_s=timeout_s)
     status = (report.get("metadatabase") or {}).get("status")
     others = ", ".join(
         f"{name} {part.get('status')}"
@@ -146,6 +154,91 @@ def check_airflow_api(base_url: str, *, timeout_s: float = 5.0) -> ComponentHeal
     )
     detail = f"via {url}: metadatabase {status}" + (f"; {others}" if others else "")
     return ComponentHealth("metadata_db", "up" if status == "healthy" else "down", detail)
+
+
+def scheduler_from_report(url: str, report: Mapping[str, Any]) -> ComponentHealth:
+    """The scheduler's health as the API server reports it (heartbeat within Airflow's
+    ``scheduler_health_check_threshold``); the DAG processor's and triggerer's go in the detail."""
+    part = report.get("scheduler") or {}
+    status = part.get("status")
+    heartbeat = part.get("latest_scheduler_heartbeat")
+    others = ", ".join(
+        f"{name} {(report.get(name) or {}).get('status')}"
+        for name in ("dag_processor", "triggerer")
+        if name in report
+    )
+    detail = f"via {url}: scheduler {status}, last heartbeat {heartbeat}"
+    detail += f"; {others}" if others else ""
+    return ComponentHealth("scheduler", "up" if status == "healthy" else "down", detail)
+
+
+def check_scheduler_heartbeat(
+    url: str | URL, *, now: datetime, threshold: timedelta
+) -> ComponentHealth:
+    """The newest heartbeat of a running scheduler in the metadata DB's ``job`` table is recent.
+
+    ``off`` when no scheduler is running (one stopped cleanly marks its job done; runs then come
+    from ``airflow dags test``); ``down`` when a scheduler's job says running but its heartbeat
+    stopped (a crashed or hung scheduler).
+    """
+    engine = make_engine(read_only_url(make_url(url)))
+    try:
+        with engine.connect() as connection:
+            heartbeat = connection.execute(
+                text(
+                    "SELECT max(latest_heartbeat) FROM job "
+                    "WHERE job_type = 'SchedulerJob' AND state = 'running'"
+                )
+            ).scalar()
+    finally:
+        engine.dispose()
+    if heartbeat is None:
+        return ComponentHealth(
+            "scheduler", "off", "no scheduler is running against this metadata DB"
+        )
+    if isinstance(heartbeat, str):  # SQLite hands back text
+        heartbeat = datetime.fromisoformat(heartbeat)
+    if heartbeat.tzinfo is None:
+        heartbeat = heartbeat.replace(tzinfo=now.tzinfo)
+    age = (now - heartbeat).total_seconds()
+    detail = f"last heartbeat {age:.0f} s ago (limit {threshold.total_seconds():g} s)"
+    return ComponentHealth(
+        "scheduler", "up" if age <= threshold.total_seconds() else "down", detail
+    )
+
+
+class CeleryApp(Protocol):
+    @property
+    def control(self) -> Any: ...
+
+
+def check_celery_workers(
+    app: CeleryApp | None, queues: Sequence[str], *, timeout_s: float = 3.0
+) -> ComponentHealth:
+    """Celery workers answer a broadcast, and every queue in ``queues`` has one consuming it.
+
+    ``None`` means the deployment does not run the CeleryExecutor.
+    """
+    if app is None:
+        return ComponentHealth("celery_workers", "off", "the executor is not CeleryExecutor")
+    replies = app.control.inspect(timeout=timeout_s).active_queues() or {}
+    if not replies:
+        return ComponentHealth(
+            "celery_workers", "down", f"no Celery worker answered within {timeout_s:g} s"
+        )
+    consumed = {
+        worker: sorted(queue["name"] for queue in worker_queues)
+        for worker, worker_queues in replies.items()
+    }
+    described = "; ".join(f"{w} ({', '.join(q)})" for w, q in sorted(consumed.items()))
+    missing = sorted(set(queues) - {q for names in consumed.values() for q in names})
+    if missing:
+        return ComponentHealth(
+            "celery_workers",
+            "down",
+            f"no worker consumes {', '.join(missing)}; answering: {described}",
+        )
+    return ComponentHealth("celery_workers", "up", f"{len(consumed)} answering: {described}")
 
 
 def check_object_store(root: ProbePath, *, probe_name: str) -> ComponentHealth:
@@ -271,6 +364,35 @@ def record_health(
         for result in results
     ]
     return upsert(connection, health_checks, rows, key=("run_id", "component"))
+
+
+def health_alerts(results: Iterable[ComponentHealth], *, source: str) -> list[AlertEvent]:
+    """A trigger for every component down, a resolve for every component up or off.
+
+    Both are safe to repeat: PagerDuty folds triggers with one dedup key into one incident and
+    drops a resolve for a key with nothing open. Resolving every healthy component on every run
+    (rather than only what we remember triggering) means no resolve is ever lost, even when the
+    warehouse that would have remembered was itself down.
+    """
+    events = []
+    for result in results:
+        dedup_key = HEALTH_DEDUP_PREFIX + result.component
+        if result.status == "down":
+            events.append(
+                AlertEvent(
+                    "trigger",
+                    dedup_key,
+                    summary=f"{result.component} is down: {result.detail}",
+                    source=source,
+                    severity="critical",
+                    component=result.component,
+                    group="health_check",
+                    details={"detail": result.detail, "latency_ms": result.latency_ms},
+                )
+            )
+        else:
+            events.append(AlertEvent("resolve", dedup_key))
+    return events
 
 
 def _connect_args(url: URL, timeout_s: int) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from spotify_agent.core.quarantine import QuarantinedItem
 from spotify_agent.core.run_conf import describe_errors
 from spotify_agent.spotify.api import SpotifyClient, iterate_pages
+from spotify_agent.spotify.ids import UserId
 from spotify_agent.spotify.models import PlayHistory, SpotifyId, parse_objects
 
 # The recently-played endpoint pages at most 50 plays.
@@ -32,7 +33,7 @@ EARLIEST_PLAY = datetime(2008, 1, 1, tzinfo=UTC)
 class ListeningEvent(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    user_id: str = Field(min_length=1, max_length=128)
+    user_id: UserId
     track_id: SpotifyId
     played_at: AwareDatetime
     ms_played: int | None = Field(default=None, ge=0, le=24 * 3600 * 1000)

@@ -314,3 +314,51 @@ backups = Table(
     Column("verified_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("database", "backup_date", name="pk_backups"),
 )
+
+
+# --- gdpr_erasure (migration 0008) ------------------------------------------------------------
+
+erasure_requests = Table(
+    "erasure_requests",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    # Personal data: the raw id, kept only while the request is open (NULL once completed).
+    Column("user_id", String(128), nullable=True),
+    # Keyed hash of the id (spotify_agent.maintenance.personal_data.user_hmac): the receipt's key.
+    Column("user_hmac", String(64), nullable=False),
+    # pending -> completed
+    Column("status", String(16), nullable=False),
+    Column("requested_by_run", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    # {store: rows, files or keys erased}, written when the request completes.
+    Column("counts", JSON(none_as_null=True), nullable=True),
+    Column("detail", Text, nullable=False, server_default=""),
+    Index("ix_erasure_requests_status", "status"),
+)
+
+erasure_steps = Table(
+    "erasure_steps",
+    metadata,
+    # One row per (request, store): a re-run skips the done ones and finishes the started ones.
+    Column("request_id", String(64), nullable=False),
+    Column("store", String(64), nullable=False),
+    # started -> done (back to started when the proof still finds the user there)
+    Column("status", String(16), nullable=False),
+    # Items erased so far, added up across attempts.
+    Column("erased", Integer, nullable=False),
+    # The run that started the step, then the one that finished it.
+    Column("run_id", String(250), nullable=False),
+    Column("done_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("request_id", "store", name="pk_erasure_steps"),
+)
+
+erasure_log = Table(
+    "erasure_log",
+    metadata,
+    # Outlives the requests: replayed on every restored backup (a copy lives in the object store).
+    Column("user_hmac", String(64), primary_key=True),
+    Column("request_id", String(64), nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+)

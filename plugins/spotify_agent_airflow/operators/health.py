@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator, Variable, conf
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -19,14 +19,19 @@ from spotify_agent.maintenance.health import (
     check_airflow_api,
     check_backups,
     check_cache,
+    check_celery_workers,
     check_database,
     check_disk_space,
     check_object_store,
+    check_scheduler_heartbeat,
     check_spotify,
     check_warehouse,
     down_components,
+    health_alerts,
+    monitor_report,
     record_health,
     run_checks,
+    scheduler_from_report,
 )
 from spotify_agent_airflow.audit import audit_action
 from spotify_agent_airflow.conf import read_conf
@@ -48,6 +53,33 @@ def check_metadata_db() -> ComponentHealth:
     except ArgumentError:
         return check_airflow_api(api_base_url())
     return check_database("metadata_db", url)
+
+
+def check_scheduler() -> ComponentHealth:
+    """The scheduler's heartbeat: from the ``job`` table where this process may read it
+    (``airflow dags test``), else as the API server reports it."""
+    try:
+        url = make_url(conf.get("database", "sql_alchemy_conn", fallback=""))
+    except ArgumentError:
+        return scheduler_from_report(*monitor_report(api_base_url()))
+    threshold = conf.getint("scheduler", "scheduler_health_check_threshold", fallback=30)
+    return check_scheduler_heartbeat(
+        url, now=datetime.now(UTC), threshold=timedelta(seconds=threshold)
+    )
+
+
+CELERY_QUEUES_VARIABLE = "celery_queues"
+
+
+def check_celery() -> ComponentHealth:
+    """Workers answering on every queue named by the ``celery_queues`` variable (comma-separated,
+    default ``default``); ``off`` unless the executor is the CeleryExecutor."""
+    if "CeleryExecutor" not in (conf.get("core", "executor", fallback="") or ""):
+        return check_celery_workers(None, [])
+    from airflow.providers.celery.executors.celery_executor_utils import app
+
+    queues = str(Variable.get(CELERY_QUEUES_VARIABLE, default="default"))
+    return check_celery_workers(app, [q.strip() for q in queues.split(",") if q.strip()])
 
 
 def _spotify_hook(conn_id: str) -> Any:
@@ -106,6 +138,8 @@ class HealthCheckOperator(BaseOperator):
             "object_store": lambda: check_object_store(object_store_root(), probe_name=probe_name),
             "cache": lambda: check_cache(CacheHook().client if CacheHook.enabled() else None),
             "metadata_db": check_metadata_db,
+            "scheduler": check_scheduler,
+            "celery_workers": check_celery,
             "spotify": lambda: check_spotify(_spotify_hook(self.spotify_conn_id)),
             "backups": lambda: check_backups(warehouse.url, now=datetime.now(UTC)),
             "disk_space": lambda: check_disk_space(_task_volumes()),
@@ -122,9 +156,50 @@ class HealthCheckOperator(BaseOperator):
 
         down = down_components(results)
         rows = self._record(context, warehouse, results, down)
+        paged, paging_failed = self._page(context, results)
         if down:
             raise HealthCheckFailed(down)
-        return {"rows_written": rows, "up": [r.component for r in results if r.status == "up"]}
+        if paging_failed:
+            # An alert that cannot go out must not look like a healthy run: a refusal (4xx)
+            # fails at once, an outage goes through the retries.
+            raise paging_failed
+        return {
+            "rows_written": rows,
+            "up": [r.component for r in results if r.status == "up"],
+            "alerts_sent": paged,
+        }
+
+    def _page(self, context: Any, results: list[ComponentHealth]) -> tuple[int, Exception | None]:
+        """Trigger an incident per component down, resolve the rest.
+
+        Returns how many events PagerDuty took, and the error to fail with if it did not take
+        them all (a refusal fails at once, an outage goes through the retries).
+        """
+        from spotify_agent.core.errors import PermanentFailure
+        from spotify_agent.core.pagerduty import PagingFailed, PagingRefused
+        from spotify_agent_airflow.hooks.pagerduty import PagerDutyHook
+
+        if not PagerDutyHook.configured():
+            down = sum(r.status == "down" for r in results)
+            log.info("paging is off (no pagerduty_default connection); %d components down", down)
+            return 0, None
+        events = health_alerts(results, source=f"airflow:{context['ti'].dag_id}")
+        hook, failed, refused = PagerDutyHook(), [], False
+        for event in events:
+            try:
+                hook.send(event)
+            except PagingFailed as error:
+                log.error("PagerDuty %s", error)
+                failed.append(str(error))
+                refused = refused or isinstance(error, PagingRefused)
+                continue
+            log.info("PagerDuty %s %s", event.action, event.dedup_key)
+        if not failed:
+            return len(events), None
+        message = "PagerDuty did not take: " + "; ".join(failed)
+        return len(events) - len(failed), (
+            PermanentFailure(message) if refused else RuntimeError(message)
+        )
 
     def _record(
         self,

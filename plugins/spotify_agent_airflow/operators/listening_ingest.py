@@ -84,12 +84,14 @@ class RecentlyPlayedOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, int]:
         from spotify_agent.core.audit import pseudonymise
         from spotify_agent.core.quarantine import quarantine_items
+        from spotify_agent.maintenance.erasure import erased_among
         from spotify_agent.spotify.errors import orchestration_errors
         from spotify_agent.spotify.listening import recently_played
         from spotify_agent.spotify.listening_store import cursor_of, move_cursor, write_events
         from spotify_agent.spotify.resilience import Resilient
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
+        from spotify_agent_airflow.hooks.erasure_key import erasure_key_or_none
         from spotify_agent_airflow.hooks.spotify import SpotifyHook
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
@@ -97,15 +99,27 @@ class RecentlyPlayedOperator(BaseOperator):
         spotify = SpotifyHook(self.spotify_conn_id)
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
         now = datetime.now(UTC)
+        key = erasure_key_or_none()
         with orchestration_errors(self.spotify_conn_id):
             client = Resilient(spotify.user_client)
             user_id = str(client.current_user()["id"])
             with engine.connect() as connection:
+                if key is not None and erased_among(connection, [user_id], key=key):
+                    # Not even a cursor: the row would hold the id again.
+                    log.warning(
+                        "%s belongs to an erased user: nothing read; remove the connection",
+                        self.spotify_conn_id,
+                    )
+                    return {"rows_written": 0, "erased_user": 1}
                 after_ms = cursor_of(connection, user_id)
             batch, cursor = recently_played(client, user_id=user_id, after_ms=after_ms, now=now)
 
         ref = run_ref(context)
         with engine.begin() as connection:
+            # Again in the write's transaction: an erasure may have started during the read.
+            if key is not None and erased_among(connection, [user_id], key=key):
+                log.warning("%s: the user's erasure began during the read", self.spotify_conn_id)
+                return {"rows_written": 0, "erased_user": 1}
             new, duplicates = write_events(
                 connection,
                 batch.events,
@@ -138,6 +152,18 @@ class RecentlyPlayedOperator(BaseOperator):
         return counts
 
 
+def _rewrite_without(path: Any, data: bytes, user_ids: set[str]) -> bytes:
+    from spotify_agent.maintenance.personal_data import without_user
+
+    for user_id in sorted(user_ids):
+        data, _ = without_user(data, key=str(path), user_id=user_id)
+    if data:
+        path.write_bytes(data)
+    else:
+        path.unlink()
+    return data
+
+
 class IngestEventFileOperator(BaseOperator):
     """Reads one landed file of events; a file already read (same key and SHA-256) is skipped."""
 
@@ -152,6 +178,7 @@ class IngestEventFileOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, int]:
         from spotify_agent.core.quarantine import quarantine_items
+        from spotify_agent.maintenance.erasure import without_erased
         from spotify_agent.spotify.listening import read_event_file, sha256_of
         from spotify_agent.spotify.listening_store import (
             already_ingested,
@@ -160,10 +187,17 @@ class IngestEventFileOperator(BaseOperator):
         )
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
+        from spotify_agent_airflow.hooks.erasure_key import erasure_key_or_none
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
-        data = (object_store_root() / self.object_key).read_bytes()
+        path = object_store_root() / self.object_key
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            # Listed, then deleted: by a person, or by an erasure that left it empty.
+            log.warning("%s is gone: nothing to read", self.object_key)
+            return {"rows_written": 0, "skipped_files": 1}
         digest = sha256_of(data)
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
         with engine.connect() as connection:
@@ -176,11 +210,22 @@ class IngestEventFileOperator(BaseOperator):
         now = datetime.now(UTC)
         batch = read_event_file(data, key=self.object_key, now=now)
         ref = run_ref(context)
+        key = erasure_key_or_none()
         with engine.begin() as connection:
+            events, bad = batch.events, batch.quarantined
+            erased: set[str] = set()
+            if key is not None:
+                events, bad, erased = without_erased(connection, events, bad, key=key)
+            dropped = len(batch.events) + len(batch.quarantined) - len(events) - len(bad)
+            if erased:
+                # The file must not keep them either: the object store is a registered store.
+                data = _rewrite_without(path, data, erased)
+                digest = sha256_of(data)
+                log.warning("%s: %d rows of erased users dropped", self.object_key, dropped)
             new, duplicates = write_events(
-                connection, batch.events, source=self.object_key, run_id=ref.run_id, at=now
+                connection, events, source=self.object_key, run_id=ref.run_id, at=now
             )
-            quarantined = quarantine_items(connection, batch.quarantined, run=ref, at=now)
+            quarantined = quarantine_items(connection, bad, run=ref, at=now)
             record_file(
                 connection,
                 {
@@ -194,7 +239,12 @@ class IngestEventFileOperator(BaseOperator):
                     "ingested_at": now,
                 },
             )
-            counts = {"rows_written": new, "duplicates": duplicates, "quarantined": quarantined}
+            counts = {
+                "rows_written": new,
+                "duplicates": duplicates,
+                "quarantined": quarantined,
+                "erased_user_rows_dropped": dropped,
+            }
             audit_action(
                 connection,
                 context,

@@ -1,0 +1,64 @@
+"""
+### gdpr_erasure
+
+Erases a listener's personal data from every place it lives, proves it, and keeps a receipt
+that never shows who it was. Hourly, and on demand with the user's id in the run conf.
+
+* **Request** (`accept_requests`): `{"user_id": "...", "request_id": "..."}` in the conf
+  records a request (`request_id` is the caller's, so repeating a trigger is harmless; empty:
+  one derived from the run id). An id that is not a Spotify user id is refused before the run
+  starts. Each run then takes up to `max_requests` waiting requests, oldest first, including
+  ones a backend wrote straight into `erasure_requests` (`user_hmac` may be left empty; a row
+  whose id is not a Spotify user id, or whose hash was made with another key, fails its task
+  without erasing anything). From the moment a request is recorded, `listening_ingest` keeps
+  nothing new of that user.
+* **Erase** (`erase_user`, one mapped task per request, one at a time): every store in the registry
+  (`spotify_agent.maintenance.personal_data`, listed in docs/ARCHITECTURE.md): listening events
+  and cursors deleted, quarantined payloads naming the user deleted, audit rows' pseudonyms
+  re-keyed, landed event files rewritten without the user. Each store's step is recorded as it
+  finishes, so a run killed midway resumes with the stores left.
+* **Proof**: every store is then searched for the id; anything found fails the attempt naming
+  the store (the retry erases it again). Only a clean search completes the request.
+* **Receipt**: an audit row `user_erased` keyed by an HMAC of the id (key from the
+  `gdpr_erasure_key` connection) with the stores and counts per store; an unknown user gets a
+  receipt saying nothing was found. The raw id is then cleared from `erasure_requests`.
+* **Backups**: the HMAC also goes to the erasure log (`erasure_log` and
+  `gdpr/erasure-log/` in the object store); `make restore` replays it, so a restored
+  pre-erasure backup ends without the user.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import dag
+
+from spotify_agent.maintenance.confs import GdprErasureConf
+from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.operators.gdpr_erasure import (
+    AcceptErasureRequestsOperator,
+    EraseUserOperator,
+)
+
+
+@dag(
+    schedule="@hourly",
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(execution_timeout=timedelta(hours=1)),
+    params=conf_params(GdprErasureConf),
+    tags=["maintenance", "gdpr"],
+    doc_md=__doc__,
+)
+def gdpr_erasure() -> None:
+    waiting = AcceptErasureRequestsOperator(task_id="accept_requests")
+    # One request at a time: each rewrites the same landed files, and two writers of one file
+    # could put back what the other erased.
+    EraseUserOperator.partial(task_id="erase_user", max_active_tis_per_dagrun=1).expand(
+        request_id=waiting.output
+    )
+
+
+gdpr_erasure()
