@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from spotify_agent_airflow.notifiers import PagerDutyTaskNotifier
 from spotify_agent_airflow.retry import ProjectRetryPolicy
 
 OWNER = "data-platform"
@@ -44,6 +45,9 @@ def default_args(**overrides: Any) -> dict[str, Any]:
         "execution_timeout": timedelta(minutes=30),
         # Honours a service's Retry-After and fails fast on errors retrying cannot fix.
         "retry_policy": ProjectRetryPolicy(),
+        # A task that fails for good pages PagerDuty (when configured); its next success resolves.
+        "on_failure_callback": [PagerDutyTaskNotifier("trigger")],
+        "on_success_callback": [PagerDutyTaskNotifier("resolve")],
     }
     args.update(overrides)
     return args
