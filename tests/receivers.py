@@ -112,3 +112,50 @@ def run_pagerduty_receiver() -> Iterator[PagerDutyReceiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class StatsdReceiver:
+    """A UDP socket on loopback, as a statsd server listens: every line that arrives is kept."""
+
+    port: int = 0
+    lines: list[str] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        """Airflow settings that send its metrics (and ours) here."""
+        return {
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+            "AIRFLOW__METRICS__STATSD_PORT": str(self.port),
+        }
+
+    def starting_with(self, prefix: str) -> list[str]:
+        return [line for line in self.lines if line.startswith(prefix)]
+
+
+@contextmanager
+def run_statsd_receiver() -> Iterator[StatsdReceiver]:
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    receiver = StatsdReceiver(port=sock.getsockname()[1])
+    stop = threading.Event()
+
+    def receive() -> None:
+        while not stop.is_set():
+            try:
+                data = sock.recv(65535)
+            except TimeoutError:
+                continue
+            receiver.lines.extend(data.decode(errors="replace").splitlines())
+
+    thread = threading.Thread(target=receive, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        sock.close()

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
 
 from spotify_agent.core.audit import AuditRecord, write_audit
 from spotify_agent_airflow.context import trace_id_for
+from spotify_agent_airflow.metrics import emit_action_metrics
 
 
 def audit_action(
@@ -46,3 +47,12 @@ def audit_action(
             )
         ],
     )
+    if counts:
+        # Metrics describe work that happened: sent once the transaction commits, never for a
+        # rolled-back attempt.
+        event.listen(
+            connection,
+            "commit",
+            lambda _connection: emit_action_metrics(context, action, counts),
+            once=True,
+        )

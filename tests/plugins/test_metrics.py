@@ -1,0 +1,67 @@
+"""Metrics: Airflow's own and ours arrive at a real UDP statsd socket from a real task run."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from spotify_agent.core.metrics import StatsdTarget, metric_lines, send_lines
+from tests.receivers import run_statsd_receiver
+
+
+def test_counts_become_tagged_lines_whose_kind_follows_the_name() -> None:
+    lines = metric_lines(
+        "backup_verified",
+        {"rows": 40, "size_bytes": 8192, "spotify_p95_ms": 120, "shrink_pct": 1.5, "ok": True},
+        {"dag": "backup", "task": "back_up_warehouse", "trace_id": "ab" * 16},
+    )
+    tags = "|#dag:backup,task:back_up_warehouse,trace_id:" + "ab" * 16
+    assert lines == [
+        "spotify_agent.backup_verified.rows:40|c" + tags,
+        "spotify_agent.backup_verified.shrink_pct:1.5|g" + tags,
+        "spotify_agent.backup_verified.size_bytes:8192|g" + tags,
+        "spotify_agent.backup_verified.spotify_p95_ms:120|ms" + tags,
+    ]
+    # Delimiters of the line format cannot leak in from a tag value.
+    (line,) = metric_lines("a", {"n": 1}, {"task": "x|y:z#,w"})
+    assert line == "spotify_agent.a.n:1|c|#task:x_y_z__w"
+
+
+def test_many_lines_are_packed_into_datagrams_a_statsd_server_splits() -> None:
+    with run_statsd_receiver() as statsd:
+        lines = [f"spotify_agent.x.n{i}:1|c" for i in range(300)]
+        datagrams = send_lines(StatsdTarget("127.0.0.1", statsd.port), lines)
+        assert datagrams > 1
+        import time
+
+        deadline = time.monotonic() + 5
+        while len(statsd.lines) < 300 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert statsd.lines == lines
+
+
+def test_a_task_run_sends_airflows_metrics_and_ours_with_the_trace_id(airflow_home) -> None:
+    trace_id = secrets.token_hex(16)
+    with run_statsd_receiver() as statsd:
+        result = airflow_home.airflow(
+            "dags",
+            "test",
+            "health_check",
+            "--conf",
+            json.dumps({"components": ["disk_space"], "trace_id": trace_id}),
+            extra_env=statsd.env(),
+        )
+        assert result.returncode == 0, result.stdout[-3000:]
+    # Airflow's own, from the task process.
+    assert statsd.starting_with("airflow.ti.finish"), statsd.lines[:20]
+    assert statsd.starting_with("airflow.task.duration")
+    # Ours, after the audit row committed, tagged with the run's trace id.
+    ours = statsd.starting_with("spotify_agent.health_recorded.")
+    assert sorted(line.split(":")[0] for line in ours) == [
+        "spotify_agent.health_recorded.components_down",
+        "spotify_agent.health_recorded.rows_written",
+    ]
+    assert all(
+        line.endswith(f"|#dag:health_check,task:check_components,trace_id:{trace_id}")
+        for line in ours
+    ), ours
