@@ -159,3 +159,59 @@ def run_statsd_receiver() -> Iterator[StatsdReceiver]:
         stop.set()
         thread.join(timeout=2)
         sock.close()
+
+
+@dataclass
+class SentryReceiver:
+    """Sentry's envelope endpoint (``POST /api/<project>/envelope/``): every event item kept."""
+
+    url: str = ""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
+
+    def dsn(self) -> str:
+        return self.url.replace("http://", "http://publickey@") + "/1"
+
+    def env(self) -> dict[str, str]:
+        return {"AIRFLOW__SENTRY__SENTRY_ON": "True", "AIRFLOW__SENTRY__SENTRY_DSN": self.dsn()}
+
+
+def _sentry_handler(receiver: SentryReceiver) -> type[BaseHTTPRequestHandler]:
+    import gzip
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            receiver.raw.append(body)
+            # An envelope: a header line, then (item header, payload) line pairs.
+            lines = body.split(b"\n")
+            for header, payload in zip(lines[1::2], lines[2::2], strict=False):
+                if json.loads(header).get("type") == "event":
+                    receiver.events.append(json.loads(payload))
+            data = b'{"id": "0"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def run_sentry_receiver() -> Iterator[SentryReceiver]:
+    receiver = SentryReceiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _sentry_handler(receiver))
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()

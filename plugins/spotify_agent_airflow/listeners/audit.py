@@ -15,6 +15,7 @@ from airflow.listeners import hookimpl
 from structlog.contextvars import bind_contextvars
 
 from spotify_agent.core.audit import TASK_ATTEMPT, AuditRecord, write_audit
+from spotify_agent_airflow.sentry import enrich_task_scope
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,12 @@ log = logging.getLogger(__name__)
 def on_task_instance_running(previous_state: Any, task_instance: Any) -> None:
     context = _context(task_instance)
     if context is not None:
-        bind_contextvars(trace_id=_trace_id(context))
+        trace_id = _trace_id(context)
+        bind_contextvars(trace_id=trace_id)
+        try:
+            enrich_task_scope(context, trace_id)
+        except Exception:  # noqa: BLE001 - error reporting must not fail the task it reports on
+            log.exception("could not tag the task's Sentry scope")
 
 
 @hookimpl
