@@ -215,3 +215,68 @@ def run_sentry_receiver() -> Iterator[SentryReceiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class OtlpReceiver:
+    """An OTLP/HTTP traces endpoint (``POST /v1/traces``, protobuf): every span kept."""
+
+    url: str = ""
+    spans: list[Any] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AIRFLOW__TRACES__OTEL_ON": "True",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{self.url}/v1/traces",
+        }
+
+
+def _otlp_handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+        ExportTraceServiceResponse,
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self.headers.get("Content-Encoding") == "gzip":
+                import gzip
+
+                body = gzip.decompress(body)
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            for resource_spans in request.resource_spans:
+                attributes = {
+                    a.key: a.value.string_value for a in resource_spans.resource.attributes
+                }
+                for scope_spans in resource_spans.scope_spans:
+                    for span in scope_spans.spans:
+                        receiver.spans.append(span)
+                        receiver.resources.append(attributes)
+            data = ExportTraceServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def run_otlp_receiver() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _otlp_handler(receiver))
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -272,12 +272,14 @@ def _adapter(retry: Retry) -> Any:
 
 def _count_and_check(stats: CallStats) -> Any:
     def hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-        stats.record(
+        from spotify_agent_airflow.tracing import record_http_span
+
+        method, elapsed_ms = (
             response.request.method or "GET",
-            response.url,
-            response.status_code,
             response.elapsed.total_seconds() * 1000,
         )
+        stats.record(method, response.url, response.status_code, elapsed_ms)
+        record_http_span(method, response.url, response.status_code, elapsed_ms)
         if 200 <= response.status_code < 300 and response.content:
             try:
                 json.loads(response.content)

@@ -16,6 +16,7 @@ from structlog.contextvars import bind_contextvars
 
 from spotify_agent.core.audit import TASK_ATTEMPT, AuditRecord, write_audit
 from spotify_agent_airflow.sentry import enrich_task_scope
+from spotify_agent_airflow.tracing import end_task_span, start_task_span
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,10 @@ def on_task_instance_running(previous_state: Any, task_instance: Any) -> None:
             enrich_task_scope(context, trace_id)
         except Exception:  # noqa: BLE001 - error reporting must not fail the task it reports on
             log.exception("could not tag the task's Sentry scope")
+        try:
+            start_task_span(context, trace_id)
+        except Exception:  # noqa: BLE001 - nor may tracing
+            log.exception("could not open the task's span")
 
 
 @hookimpl
@@ -42,7 +47,7 @@ def on_task_instance_failed(previous_state: Any, task_instance: Any, error: Any)
     # Called for attempts that will be retried too; the state tells them apart.
     state = getattr(task_instance, "state", None)
     outcome = "up_for_retry" if getattr(state, "value", state) == "up_for_retry" else "failed"
-    _record(task_instance, outcome, detail=_one_line(error))
+    _record(task_instance, outcome, detail=_one_line(error), error=error)
 
 
 @hookimpl
@@ -50,7 +55,13 @@ def on_task_instance_skipped(previous_state: Any, task_instance: Any) -> None:
     _record(task_instance, "skipped")
 
 
-def _record(task_instance: Any, outcome: str, *, detail: str | None = None) -> None:
+def _record(
+    task_instance: Any, outcome: str, *, detail: str | None = None, error: Any = None
+) -> None:
+    try:
+        end_task_span(outcome, error)
+    except Exception:  # noqa: BLE001 - tracing must not fail the task
+        log.exception("could not close the task's span")
     context = _context(task_instance)
     if context is None:  # a state change made through the API server, not a task attempt
         return
