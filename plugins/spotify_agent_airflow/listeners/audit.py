@@ -26,7 +26,14 @@ def on_task_instance_running(previous_state: Any, task_instance: Any) -> None:
     context = _context(task_instance)
     if context is not None:
         trace_id = _trace_id(context)
-        bind_contextvars(trace_id=trace_id)
+        # Every log line of the attempt names it; with [logging] json_logs they are JSON keys.
+        bind_contextvars(
+            trace_id=trace_id,
+            dag_id=task_instance.dag_id,
+            task_id=task_instance.task_id,
+            run_id=task_instance.run_id,
+            try_number=task_instance.try_number,
+        )
         try:
             enrich_task_scope(context, trace_id)
         except Exception:  # noqa: BLE001 - error reporting must not fail the task it reports on
