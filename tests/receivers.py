@@ -15,6 +15,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+@contextmanager
+def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP server on a free loopback port, in a thread; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _reply(handler: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 @dataclass
 class PagerDutyReceiver:
     """Accepts ``POST /v2/enqueue`` like PagerDuty: 202 for a well-formed event with a known
@@ -68,12 +89,7 @@ def _handler(receiver: PagerDutyReceiver) -> type[BaseHTTPRequestHandler]:
             )
 
         def _answer(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            _reply(self, status, json.dumps(body).encode(), "application/json")
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -103,15 +119,8 @@ def _problems(event: Any, routing_key: str) -> list[str]:
 @contextmanager
 def run_pagerduty_receiver() -> Iterator[PagerDutyReceiver]:
     receiver = PagerDutyReceiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _serve(_handler(receiver)) as receiver.url:
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
@@ -190,12 +199,7 @@ def _sentry_handler(receiver: SentryReceiver) -> type[BaseHTTPRequestHandler]:
             for header, payload in zip(lines[1::2], lines[2::2], strict=False):
                 if json.loads(header).get("type") == "event":
                     receiver.events.append(json.loads(payload))
-            data = b'{"id": "0"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            _reply(self, 200, b'{"id": "0"}', "application/json")
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -206,15 +210,8 @@ def _sentry_handler(receiver: SentryReceiver) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def run_sentry_receiver() -> Iterator[SentryReceiver]:
     receiver = SentryReceiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _sentry_handler(receiver))
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _serve(_sentry_handler(receiver)) as receiver.url:
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
@@ -256,11 +253,7 @@ def _otlp_handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
                         receiver.spans.append(span)
                         receiver.resources.append(attributes)
             data = ExportTraceServiceResponse().SerializeToString()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            _reply(self, 200, data, "application/x-protobuf")
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -271,12 +264,5 @@ def _otlp_handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def run_otlp_receiver() -> Iterator[OtlpReceiver]:
     receiver = OtlpReceiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _otlp_handler(receiver))
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _serve(_otlp_handler(receiver)) as receiver.url:
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()

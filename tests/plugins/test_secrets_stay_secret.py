@@ -74,3 +74,26 @@ def test_planted_secrets_appear_nowhere(airflow_home) -> None:
     # The runs did use them: Spotify answered this client and token, PagerDuty took this key.
     assert "listening_ingested" in _dump(airflow_home.warehouse_path)
     assert pagerduty.events and {e["routing_key"] for e in pagerduty.events} == {routing_key}
+
+
+def test_spotify_tokens_issued_at_run_time_are_masked() -> None:
+    """Access tokens arrive at run time and spotipy's debug log prints each request's
+    Authorization header, so the hook's token cache registers every token with Airflow's
+    masker, and the Basic credentials of token requests too."""
+    import base64
+
+    from airflow.sdk._shared.secrets_masker import redact
+
+    from spotify_agent_airflow.hooks.spotify import _masking_cache, mask_basic_credentials
+
+    access, refreshed = "BQ-" + secrets.token_hex(16), "BQ-" + secrets.token_hex(16)
+    cache = _masking_cache({"access_token": access, "expires_at": 0})
+    cache.save_token_to_cache({"access_token": refreshed, "expires_at": 0})
+    client_secret = "secret-" + secrets.token_hex(8)
+    mask_basic_credentials("client-x", client_secret)
+    basic = base64.b64encode(f"client-x:{client_secret}".encode()).decode()
+    assert redact(f"Headers: {{'Authorization': 'Bearer {access}'}}") == (
+        "Headers: {'Authorization': 'Bearer ***'}"
+    )
+    assert redact(f"Bearer {refreshed}") == "Bearer ***"
+    assert redact(f"Authorization: Basic {basic}") == "Authorization: Basic ***"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Literal, Self, get_args
 
 from pydantic import Field, model_validator
 
@@ -20,17 +20,7 @@ Component = Literal[
     "backups",
     "disk_space",
 ]
-ALL_COMPONENTS: tuple[Component, ...] = (
-    "warehouse",
-    "object_store",
-    "cache",
-    "metadata_db",
-    "scheduler",
-    "celery_workers",
-    "spotify",
-    "backups",
-    "disk_space",
-)
+ALL_COMPONENTS: tuple[Component, ...] = get_args(Component)
 
 
 class HealthCheckConf(RunConf):

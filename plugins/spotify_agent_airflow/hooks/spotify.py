@@ -151,9 +151,11 @@ class SpotifyHook(BaseHook):
 
     @cached_property
     def settings(self) -> SpotifySettings:
-        return settings_from_connection(
+        settings = settings_from_connection(
             self.spotify_conn_id, self.get_connection(self.spotify_conn_id)
         )
+        mask_basic_credentials(settings.client_id, settings.client_secret)
+        return settings
 
     @property
     def tier(self) -> Tier:
@@ -240,8 +242,6 @@ class SpotifyHook(BaseHook):
 
 
 def _token_cache(settings: SpotifySettings, grant: str) -> Any:
-    from spotipy.cache_handler import MemoryCacheHandler
-
     user = (
         hashlib.sha256((settings.refresh_token or "").encode()).hexdigest()
         if grant == "refresh_token"
@@ -260,8 +260,40 @@ def _token_cache(settings: SpotifySettings, grant: str) -> Any:
                     "expires_at": 0,
                     "scope": "",
                 }
-            cache = _TOKEN_CACHES[key] = MemoryCacheHandler(token_info=token_info)
+            cache = _TOKEN_CACHES[key] = _masking_cache(token_info)
         return cache
+
+
+def _masking_cache(token_info: dict[str, Any] | None) -> Any:
+    """spotipy's memory cache, registering every token it is handed with Airflow's masker:
+    tokens are issued at run time, and spotipy's debug log prints the Authorization header."""
+    from spotipy.cache_handler import MemoryCacheHandler
+
+    class MaskingMemoryCache(MemoryCacheHandler):  # type: ignore[misc]
+        def save_token_to_cache(self, token_info: dict[str, Any]) -> None:
+            mask_tokens(token_info)
+            super().save_token_to_cache(token_info)
+
+    mask_tokens(token_info)
+    return MaskingMemoryCache(token_info=token_info)
+
+
+def mask_tokens(token_info: dict[str, Any] | None) -> None:
+    from airflow.sdk.log import mask_secret
+
+    for name in ("access_token", "refresh_token"):
+        if value := (token_info or {}).get(name):
+            mask_secret(value)
+
+
+def mask_basic_credentials(client_id: str, client_secret: str) -> None:
+    """The ``Authorization: Basic`` value of token requests, which spotipy also logs."""
+    import base64
+
+    from airflow.sdk.log import mask_secret
+
+    if client_id and client_secret:
+        mask_secret(base64.b64encode(f"{client_id}:{client_secret}".encode()).decode())
 
 
 def _adapter(retry: Retry) -> Any:

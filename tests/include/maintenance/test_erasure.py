@@ -187,6 +187,18 @@ def seed_everywhere(engine, objects) -> set[str]:
     }
 
 
+def _open(connection, request_id: str, user_id: str) -> bool:
+    return open_request(
+        connection,
+        request_id=request_id,
+        user_id=user_id,
+        key=KEY,
+        run_id="erase",
+        trace_id="cd" * 16,
+        at=NOW,
+    )
+
+
 def _found(engine, objects, user_id: str) -> dict[str, int]:
     with engine.connect() as connection:
         place = Place(connection, objects)
@@ -195,15 +207,7 @@ def _found(engine, objects, user_id: str) -> dict[str, int]:
 
 def _erase(engine, objects, request_id: str = "req-1", user_id: str = GONE, stores=REGISTRY):
     with engine.begin() as connection:
-        open_request(
-            connection,
-            request_id=request_id,
-            user_id=user_id,
-            key=KEY,
-            run_id="erase",
-            trace_id="cd" * 16,
-            at=NOW,
-        )
+        _open(connection, request_id, user_id)
     erase_stores(
         engine,
         objects,
@@ -337,15 +341,7 @@ def test_data_arriving_during_erasure_fails_the_proof_and_is_erased_on_retry(
 ) -> None:
     seed_everywhere(warehouse, objects)
     with warehouse.begin() as connection:
-        open_request(
-            connection,
-            request_id="req-1",
-            user_id=GONE,
-            key=KEY,
-            run_id="r",
-            trace_id="cd" * 16,
-            at=NOW,
-        )
+        _open(connection, "req-1", GONE)
     erase_stores(warehouse, objects, request_id="req-1", user_id=GONE, run_id="r", at=NOW)
     with warehouse.begin() as connection:  # an ingest run lands a late play meanwhile
         connection.execute(
@@ -382,34 +378,10 @@ def test_an_unknown_user_completes_with_a_receipt_saying_nothing_was_found(
 
 def test_a_request_id_reused_for_another_user_is_refused(warehouse) -> None:
     with warehouse.begin() as connection:
-        assert open_request(
-            connection,
-            request_id="r",
-            user_id=GONE,
-            key=KEY,
-            run_id="a",
-            trace_id="cd" * 16,
-            at=NOW,
-        )
-        assert not open_request(
-            connection,
-            request_id="r",
-            user_id=GONE,
-            key=KEY,
-            run_id="b",
-            trace_id="cd" * 16,
-            at=NOW,
-        )
+        assert _open(connection, "r", GONE)
+        assert not _open(connection, "r", GONE)
         with pytest.raises(RequestConflict, match="request_id"):
-            open_request(
-                connection,
-                request_id="r",
-                user_id=KEPT,
-                key=KEY,
-                run_id="c",
-                trace_id="cd" * 16,
-                at=NOW,
-            )
+            _open(connection, "r", KEPT)
 
 
 def test_a_restored_pre_erasure_backup_ends_without_the_user_after_replay(
@@ -417,15 +389,7 @@ def test_a_restored_pre_erasure_backup_ends_without_the_user_after_replay(
 ) -> None:
     seed_everywhere(warehouse, objects)
     with warehouse.begin() as connection:  # a request still open when the backup was taken
-        open_request(
-            connection,
-            request_id="req-1",
-            user_id=GONE,
-            key=KEY,
-            run_id="r",
-            trace_id="cd" * 16,
-            at=NOW,
-        )
+        _open(connection, "req-1", GONE)
     backup = make_backup(make_url(database_url), tmp_path)
     _erase(warehouse, objects)
 
@@ -540,15 +504,7 @@ def test_new_data_of_a_user_being_erased_is_dropped_before_it_is_stored(warehous
         events, bad, erased = without_erased(connection, batch.events, batch.quarantined, key=KEY)
         assert (len(events), len(bad), erased) == (2, 1, set())
         # Recorded, not yet completed: already kept out.
-        open_request(
-            connection,
-            request_id="r",
-            user_id=GONE,
-            key=KEY,
-            run_id="r",
-            trace_id="cd" * 16,
-            at=NOW,
-        )
+        _open(connection, "r", GONE)
         events, bad, erased = without_erased(connection, batch.events, batch.quarantined, key=KEY)
     assert [e.user_id for e in events] == [KEPT] and bad == [] and erased == {GONE}
 
