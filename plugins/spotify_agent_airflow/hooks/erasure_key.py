@@ -20,9 +20,12 @@ def erasure_key(conn_id: str = ERASURE_KEY_CONN_ID) -> bytes:
     """The key, from inside a task."""
     from airflow.sdk import BaseHook
 
+    return _checked(BaseHook.get_connection(conn_id).password, conn_id)
+
+
+def _checked(password: str | None, conn_id: str) -> bytes:
     from spotify_agent.maintenance.personal_data import check_key
 
-    password = BaseHook.get_connection(conn_id).password
     if password == DEMO_KEY:
         log.warning("%s holds the public demo key: set GDPR_ERASURE_KEY in production", conn_id)
     return check_key(password, source=conn_id)
@@ -35,8 +38,8 @@ def erasure_key_or_none(conn_id: str = ERASURE_KEY_CONN_ID) -> bytes | None:
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
-        BaseHook.get_connection(conn_id)
+        connection = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         log.warning("no %s connection: erased users are not kept out of new data", conn_id)
         return None
-    return erasure_key(conn_id)
+    return _checked(connection.password, conn_id)
