@@ -10,8 +10,10 @@ STAMP := $(VENV)/.installed
 ENV := . scripts/env.sh &&
 CLI := $(BIN)/python -m spotify_agent_airflow.cli
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist); most DAG tests wait on subprocesses, so even 2 cores gain.
+TEST_WORKERS ?= auto
 
-.PHONY: help install init demo test up lint typecheck bench lock migrate restore clean
+.PHONY: help install init demo test up lint security audit typecheck bench lock migrate restore clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,7 +40,7 @@ demo: init ## run every implemented DAG family once with `airflow dags test` and
 	$(ENV) $(CLI) demo
 
 test: install ## run the whole test suite (needs PostgreSQL and Redis, see README)
-	$(ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 up: init ## Airflow UI + scheduler on http://localhost:8080 (airflow standalone), same settings
 	$(ENV) $(BIN)/airflow standalone
@@ -47,6 +49,12 @@ lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+security: install ## secrets scan of every tracked file (detect-secrets); ruff's S rules run in lint
+	$(BIN)/detect-secrets-hook --baseline .secrets.baseline $$(git ls-files ':!:.secrets.baseline')
+
+audit: install ## known vulnerabilities in the locked pins (pip-audit; needs pypi.org's JSON API or OSV)
+	$(BIN)/pip-audit --strict --no-deps --disable-pip --progress-spinner off -r constraints.txt
 
 restore: init ## restore a verified warehouse backup beside the warehouse: DATE=YYYY-MM-DD [INTO=url]
 	$(ENV) $(CLI) restore-warehouse $(if $(DATE),--date $(DATE)) $(if $(INTO),--into $(INTO))

@@ -44,6 +44,15 @@ POSTGRES_URL = os.environ.get(
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``) a test file stays on
+    one worker, so its module fixtures are built once, and the end-to-end tests share one
+    worker, which starts one Airflow for them all."""
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group("e2e" if path.startswith("tests/e2e/") else path))
+
+
 def _service_missing(what: str, url: str, error: Exception) -> pytest.Failed:
     return pytest.fail(
         f"{what} is not reachable at {url} ({type(error).__name__}: {error}). "
@@ -145,7 +154,7 @@ class S3Server:
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_secret_access_key="testing",  # pragma: allowlist secret
             region_name="eu-west-1",
         )
 
@@ -202,7 +211,10 @@ class AirflowHome:
 
 @pytest.fixture(scope="session")
 def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> AirflowHome:
-    root = tmp_path_factory.mktemp("airflow-home")
+    return make_airflow_home(tmp_path_factory.mktemp("airflow-home"))
+
+
+def make_airflow_home(root: Path) -> AirflowHome:
     home = root / "airflow"
     home.mkdir()
     env = {

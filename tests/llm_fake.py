@@ -37,7 +37,7 @@ class FakeLlm:
         return {
             "conn_type": "http",
             "host": self.base_url,
-            "password": "test-llm-key",
+            "password": "test-llm-key",  # pragma: allowlist secret
             "extra": {"model": "fake-model", **extra},
         }
 

@@ -42,7 +42,7 @@ class PagerDutyReceiver:
     routing key, 400 with PagerDuty's error body otherwise."""
 
     url: str = ""
-    routing_key: str = "test-routing-key-0123456789abcd"
+    routing_key: str = "test-routing-key-0123456789abcd"  # pragma: allowlist secret
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def connection(self, routing_key: str | None = None) -> dict[str, Any]:

@@ -180,7 +180,7 @@ def test_wrong_secret_fails_at_once_naming_the_connection_and_writes_nothing(air
     with _emulator(CATALOG) as emulator:
         env = {
             "AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(
-                emulator.connection(client_secret="revoked-secret")
+                emulator.connection(client_secret="revoked-secret")  # pragma: allowlist secret
             )
         }
         # Self-contained: the run must have artists to fetch whatever ran before.

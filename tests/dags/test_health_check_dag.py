@@ -125,7 +125,7 @@ def test_production_like_setup_postgres_s3_and_redis(
             {
                 "conn_type": "aws",
                 "login": "testing",
-                "password": "testing",
+                "password": "testing",  # pragma: allowlist secret
                 "extra": {"endpoint_url": s3_server.endpoint_url, "region_name": "eu-west-1"},
             }
         ),

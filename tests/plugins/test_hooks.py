@@ -37,7 +37,7 @@ def test_postgres_warehouse_url_keeps_credentials_and_options(
         host="db.internal",
         port=6543,
         login="etl",
-        password="p@ss:word/1",
+        password="p@ss:word/1",  # pragma: allowlist secret
         schema="warehouse",
         extra={"sslmode": "require"},
     )
@@ -49,7 +49,7 @@ def test_postgres_warehouse_url_keeps_credentials_and_options(
         "etl",
         "warehouse",
     )
-    assert url.password == "p@ss:word/1"
+    assert url.password == "p@ss:word/1"  # pragma: allowlist secret
     assert url.query == {"sslmode": "require"}
     assert "p@ss" not in str(url)  # the rendered URL hides the password
 

@@ -28,7 +28,7 @@ def test_a_connection_resolves_from_secrets_manager_before_the_metadata_db(
         endpoint_url=s3_server.endpoint_url,  # moto's server answers every AWS API
         region_name="eu-west-1",
         aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_secret_access_key="testing",  # pragma: allowlist secret
     )
     client.create_secret(
         Name=f"{prefix}/warehouse_default",
@@ -46,7 +46,7 @@ def test_a_connection_resolves_from_secrets_manager_before_the_metadata_db(
                 "endpoint_url": s3_server.endpoint_url,
                 "region_name": "eu-west-1",
                 "aws_access_key_id": "testing",
-                "aws_secret_access_key": "testing",
+                "aws_secret_access_key": "testing",  # pragma: allowlist secret
             }
         ),
     }

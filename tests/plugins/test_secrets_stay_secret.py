@@ -31,9 +31,9 @@ def _files_text(root: Path) -> str:
 
 
 def test_planted_secrets_appear_nowhere(airflow_home) -> None:
-    client_secret = "cs-" + secrets.token_hex(12)
+    client_secret = "cs-" + secrets.token_hex(12)  # pragma: allowlist secret
     refresh_token = "rt-" + secrets.token_hex(12)
-    variable_secret = "vs-" + secrets.token_hex(12)
+    variable_secret = "vs-" + secrets.token_hex(12)  # pragma: allowlist secret
     routing_key = "rk-" + secrets.token_hex(12)
     planted = [client_secret, refresh_token, variable_secret, routing_key]
     config = EmulatorConfig(
@@ -89,7 +89,7 @@ def test_spotify_tokens_issued_at_run_time_are_masked() -> None:
     access, refreshed = "BQ-" + secrets.token_hex(16), "BQ-" + secrets.token_hex(16)
     cache = _masking_cache({"access_token": access, "expires_at": 0})
     cache.save_token_to_cache({"access_token": refreshed, "expires_at": 0})
-    client_secret = "secret-" + secrets.token_hex(8)
+    client_secret = "secret-" + secrets.token_hex(8)  # pragma: allowlist secret
     mask_basic_credentials("client-x", client_secret)
     basic = base64.b64encode(f"client-x:{client_secret}".encode()).decode()
     assert redact(f"Headers: {{'Authorization': 'Bearer {access}'}}") == (

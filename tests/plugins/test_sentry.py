@@ -10,7 +10,7 @@ from tests.receivers import run_sentry_receiver
 
 
 def test_a_failing_tasks_error_arrives_tagged_and_scrubbed(airflow_home) -> None:
-    secret = "s3cr3t-sentry-password-5678"
+    secret = "s3cr3t-sentry-password-5678"  # pragma: allowlist secret
     trace_id = "5" * 32
     with run_sentry_receiver() as sentry:
         result = airflow_home.airflow(

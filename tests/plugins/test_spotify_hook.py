@@ -267,7 +267,14 @@ def test_two_users_of_one_app_never_share_a_token(monkeypatch) -> None:
 def test_a_connection_of_another_type_is_refused(monkeypatch) -> None:
     monkeypatch.setenv(
         "AIRFLOW_CONN_WAREHOUSE_AS_SPOTIFY",
-        json.dumps({"conn_type": "postgres", "host": "db", "login": "etl", "password": "secret"}),
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": "db",
+                "login": "etl",
+                "password": "secret",  # pragma: allowlist secret
+            }
+        ),
     )
     with pytest.raises(ValueError, match="is a 'postgres' connection, not 'spotify'"):
         _ = SpotifyHook("warehouse_as_spotify").settings

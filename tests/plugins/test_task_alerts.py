@@ -46,7 +46,7 @@ def test_a_task_failing_for_good_triggers_and_its_next_success_resolves(airflow_
 
 
 def test_a_secret_in_the_error_does_not_reach_pagerduty(airflow_home) -> None:
-    secret = "s3cr3t-probe-password-1234"
+    secret = "s3cr3t-probe-password-1234"  # pragma: allowlist secret
     with run_pagerduty_receiver() as pagerduty:
         env = {
             "AIRFLOW_CONN_PAGERDUTY_DEFAULT": json.dumps(pagerduty.connection()),

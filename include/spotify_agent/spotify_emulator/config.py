@@ -17,7 +17,7 @@ DEFAULT_SCOPE = (
     "playlist-modify-private user-library-read user-library-modify"
 )
 DEFAULT_CLIENT_ID = "demo-client"
-DEFAULT_CLIENT_SECRET = "demo-secret"  # noqa: S105 - a fixed credential of a local emulator
+DEFAULT_CLIENT_SECRET = "demo-secret"  # noqa: S105 - a fixed credential of a local emulator  # pragma: allowlist secret
 DEFAULT_REFRESH_TOKEN = "demo-refresh"  # noqa: S105 - idem
 # Spotify publishes no number; 180 calls per rolling 30 s is a commonly observed order of size.
 DEFAULT_RATE_LIMIT = 180

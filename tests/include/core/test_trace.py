@@ -14,7 +14,7 @@ def test_derived_trace_id_is_stable_per_run_and_distinct_between_runs() -> None:
 
 
 def test_caller_trace_id_wins_over_derived_one() -> None:
-    given = "4bf92f3577b34da6a3ce929d0e0e4736"
+    given = "4bf92f3577b34da6a3ce929d0e0e4736"  # pragma: allowlist secret
     assert resolve_trace_id(given, dag_id="d", run_id="r") == given
     assert resolve_trace_id(None, dag_id="d", run_id="r") == derive_trace_id("d", "r")
     assert resolve_trace_id("", dag_id="d", run_id="r") == derive_trace_id("d", "r")
@@ -23,7 +23,7 @@ def test_caller_trace_id_wins_over_derived_one() -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        "4BF92F3577B34DA6A3CE929D0E0E4736",
+        "4BF92F3577B34DA6A3CE929D0E0E4736",  # pragma: allowlist secret
         "4bf92f35",
         "0" * 32,
         "g" * 32,

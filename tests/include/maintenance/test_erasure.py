@@ -72,7 +72,7 @@ def objects(s3_server) -> UPath:
     return UPath(
         f"s3://{s3_server.bucket}/erasure/{secrets.token_hex(4)}",
         key="testing",
-        secret="testing",
+        secret="testing",  # pragma: allowlist secret
         client_kwargs={"endpoint_url": s3_server.endpoint_url, "region_name": "eu-west-1"},
     )
 

@@ -46,7 +46,7 @@ def test_old_logs_are_archived_and_freed_and_a_second_run_does_nothing(
         store = UPath(
             f"s3://{s3_server.bucket}/logs-{secrets.token_hex(4)}",
             key="testing",
-            secret="testing",
+            secret="testing",  # pragma: allowlist secret
             client_kwargs={"endpoint_url": s3_server.endpoint_url, "region_name": "eu-west-1"},
         )
 
