@@ -33,6 +33,7 @@ from airflow.sdk import TriggerRule, dag
 
 from spotify_agent.maintenance.confs import BackupConf
 from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.deadlines import run_deadline
 from spotify_agent_airflow.defaults import START_DATE, default_args
 from spotify_agent_airflow.operators.backup import (
     ApplyRetentionOperator,
@@ -45,6 +46,7 @@ from spotify_agent_airflow.operators.backup import (
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
+    **run_deadline(timedelta(hours=2)),
     default_args=default_args(execution_timeout=timedelta(hours=2)),
     params=conf_params(BackupConf),
     tags=["maintenance", "backup"],

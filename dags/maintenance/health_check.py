@@ -34,6 +34,7 @@ from airflow.sdk import dag
 
 from spotify_agent.maintenance.confs import HealthCheckConf
 from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.deadlines import run_deadline
 from spotify_agent_airflow.defaults import SPOTIFY_POOL, START_DATE, default_args
 from spotify_agent_airflow.operators.health import HealthCheckOperator
 
@@ -43,6 +44,7 @@ from spotify_agent_airflow.operators.health import HealthCheckOperator
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
+    **run_deadline(timedelta(minutes=5)),
     dagrun_timeout=timedelta(minutes=9),
     default_args=default_args(
         retries=2,

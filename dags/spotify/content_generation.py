@@ -34,6 +34,7 @@ from airflow.sdk import TriggerRule, dag
 from spotify_agent.content.confs import ContentGenerationConf
 from spotify_agent_airflow.assets import ARTIST_SNAPSHOTS, PLAYLIST_SYNCS
 from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.deadlines import run_deadline
 from spotify_agent_airflow.defaults import SPOTIFY_POOL, START_DATE, default_args
 from spotify_agent_airflow.operators.content_generation import (
     DRAFT_TASK_ID,
@@ -52,6 +53,7 @@ DRAFTS = "{{ ti.xcom_pull(task_ids='" + DRAFT_TASK_ID + "') }}"
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
+    **run_deadline(timedelta(days=2, hours=2)),
     default_args=default_args(execution_timeout=timedelta(minutes=20)),
     params=conf_params(ContentGenerationConf),
     render_template_as_native_obj=True,

@@ -32,6 +32,7 @@ from airflow.sdk import dag
 from spotify_agent.spotify.confs import PlaylistUpdateConf
 from spotify_agent_airflow.assets import PLAYLIST_SYNCS
 from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.deadlines import run_deadline
 from spotify_agent_airflow.defaults import SPOTIFY_POOL, START_DATE, default_args
 from spotify_agent_airflow.operators.common import SummariseOperator
 from spotify_agent_airflow.operators.playlist_update import (
@@ -45,6 +46,7 @@ from spotify_agent_airflow.operators.playlist_update import (
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
+    **run_deadline(timedelta(hours=2)),
     default_args=default_args(execution_timeout=timedelta(minutes=20)),
     params=conf_params(PlaylistUpdateConf),
     tags=["spotify"],

@@ -27,8 +27,14 @@ def statsd_target() -> Any:
     )
 
 
-def emit_action_metrics(context: Any, action: str, counts: Mapping[str, float]) -> None:
-    """``spotify_agent.<action>.<count>`` for each count, tagged with dag, task and trace id."""
+def emit_action_metrics(
+    context: Any,
+    action: str,
+    counts: Mapping[str, float],
+    extra_tags: Mapping[str, str] | None = None,
+) -> None:
+    """``spotify_agent.<action>.<count>`` for each count, tagged with dag, task and trace id
+    (and ``extra_tags``)."""
     from spotify_agent.core.metrics import metric_lines, send_lines
     from spotify_agent_airflow.context import trace_id_for
 
@@ -37,6 +43,7 @@ def emit_action_metrics(context: Any, action: str, counts: Mapping[str, float]) 
         return
     ti = context["ti"]
     tags = {"dag": ti.dag_id, "task": ti.task_id, "trace_id": trace_id_for(context)}
+    tags.update(extra_tags or {})
     try:
         send_lines(target, metric_lines(action, counts, tags))
     except OSError as error:

@@ -40,11 +40,12 @@ class PagerDutyTaskNotifier(BaseNotifier):
         ti = context["ti"]
         if self.action == "resolve" and ti.map_index not in (None, -1):
             return
-        if not PagerDutyHook.configured():
+        hook = PagerDutyHook.if_configured()
+        if hook is None:
             return
         event = task_alert(context, self.action)
         try:
-            PagerDutyHook().send(event)
+            hook.send(event)
         except PagingFailed as error:
             log.error("PagerDuty %s", error)
             return

@@ -4,11 +4,13 @@ Airflow 3.3 gives every run a random trace id of its own and emits no task span 
 ``airflow dags test``; our runs already have a trace id (the caller's, or one derived from the
 run id) that logs, metrics, Sentry and audit rows carry. So the audit listener opens a span for
 each attempt whose trace id *is* that id (a remote parent), making a backend's trace, our logs
-and the spans one thread. Outgoing Spotify calls are child spans (``record_http_span``).
+and the spans one thread. Outgoing Spotify calls (``record_http_span``) and warehouse statements
+(``trace_db_calls``) are child spans.
 
 On when ``[traces] otel_on`` is true. Endpoint: ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, else
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/traces``, else ``http://<otel_host>:<otel_port>/v1/traces``
-from ``[traces]``. Spans are exported as they end (a task process is short-lived).
+from ``[traces]``. Spans are exported in batches and flushed when the attempt ends (a task
+process is short-lived, and one HTTP request per statement would slow the task down).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def end_task_span(outcome: str, error: Any = None) -> None:
     span.end()
     if token is not None:
         otel_context.detach(token)
+    _current["provider"].force_flush(timeout_millis=10_000)
 
 
 def record_http_span(method: str, url: str, status: int, elapsed_ms: float) -> None:
@@ -128,17 +131,84 @@ def record_http_span(method: str, url: str, status: int, elapsed_ms: float) -> N
     child.end(end_time=end_ns)
 
 
+def trace_db_calls(engine: Any) -> None:
+    """Make each statement ``engine`` runs while a task span is open a child span of it.
+
+    Registered once per engine; costs a dict lookup per statement when tracing is off. The
+    statement text is recorded without its parameters (values are bound, never inlined).
+    """
+    from sqlalchemy import event
+
+    if event.contains(engine, "before_cursor_execute", _before_statement):
+        return
+    event.listen(engine, "before_cursor_execute", _before_statement)
+    event.listen(engine, "after_cursor_execute", _after_statement)
+    event.listen(engine, "handle_error", _failed_statement)
+
+
+def _before_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    if "span" in _current:
+        import time
+
+        conn.info.setdefault("spotify_agent_span_starts", []).append(time.time_ns())
+
+
+def _after_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    starts = conn.info.get("spotify_agent_span_starts")
+    if starts:
+        _record_db_span(conn, statement, starts.pop(), error=None)
+
+
+def _failed_statement(exception_context: Any) -> None:
+    conn = exception_context.connection
+    starts = conn.info.get("spotify_agent_span_starts") if conn is not None else None
+    if starts:
+        statement = exception_context.statement or ""
+        _record_db_span(conn, statement, starts.pop(), error=exception_context.original_exception)
+
+
+def _record_db_span(conn: Any, statement: str, start_ns: int, error: Any) -> None:
+    span = _current.get("span")
+    if span is None:
+        return
+    from opentelemetry import trace
+    from opentelemetry.trace import Status, StatusCode
+
+    operation = (statement.split(None, 1) or ["?"])[0].upper()
+    system = conn.engine.dialect.name
+    child = (
+        _current["provider"]
+        .get_tracer(__name__)
+        .start_span(
+            f"{operation} {system}",
+            context=trace.set_span_in_context(span),
+            kind=trace.SpanKind.CLIENT,
+            start_time=start_ns,
+            attributes={
+                "db.system": system,
+                "db.namespace": conn.engine.url.database or "",
+                "db.operation.name": operation,
+                "db.query.text": " ".join(statement.split())[:2000],
+            },
+        )
+    )
+    if error is not None:
+        child.record_exception(error)
+        child.set_status(Status(StatusCode.ERROR, type(error).__name__))
+    child.end()
+
+
 def _tracer(endpoint: str) -> Any:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = _current.get("provider")
     if provider is None:
         # Our own provider, not the global one: Airflow may configure that for its own spans.
         provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
-        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
         _current["provider"] = provider
     return provider.get_tracer(__name__)
 

@@ -49,9 +49,27 @@ def dag_violations(dag: Any, conf_models: Mapping[str, type[RunConf]]) -> list[s
             problems.append(f"execution_timeout: {where} has none")
         if calls_spotify(task) and task.pool != SPOTIFY_POOL:
             problems.append(f"pool: {where} calls Spotify outside the {SPOTIFY_POOL!r} pool")
+    problems += deadline_violations(dag)
     problems += params_violations(dag, conf_models)
     problems += [f"conf: {line}" for line in direct_conf_reads(Path(dag.fileloc))]
     return problems
+
+
+def deadline_violations(dag: Any) -> list[str]:
+    """A scheduled DAG pages when a run is late: ``run_deadline()`` gives the alert and the
+    success callback that resolves it."""
+    from spotify_agent_airflow.deadlines import DeadlineMetNotifier
+
+    if dag.schedule is None:
+        return []
+    callbacks = dag.on_success_callback or []
+    callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+    if not dag.deadline or not any(isinstance(c, DeadlineMetNotifier) for c in callbacks):
+        return ["deadline: a scheduled DAG needs **run_deadline(...) so that a late run pages"]
+    paths = {alert.callback.path for alert in dag.deadline}
+    if paths != {"spotify_agent_airflow.deadlines.page_missed_deadline"}:
+        return [f"deadline: callbacks {sorted(paths)} are not the project's paging callback"]
+    return []
 
 
 def params_violations(dag: Any, conf_models: Mapping[str, type[RunConf]]) -> list[str]:

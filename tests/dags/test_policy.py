@@ -20,6 +20,7 @@ BAD_DAG_RULES = {
     "low_retries": "retries",
     "no_execution_timeout": "execution_timeout",
     "no_doc_md": "doc_md",
+    "no_deadline": "deadline",
     "undeclared_params": "params",
     "reads_conf_directly": "conf",
     "spotify_without_pool": "pool",

@@ -22,8 +22,12 @@ from sqlalchemy import create_engine, select
 
 from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
 from spotify_agent.warehouse.schema import audit_log
+from tests.conftest import AirflowHome, make_airflow_home
+from tests.receivers import PagerDutyReceiver, run_pagerduty_receiver
 
 REVIEWER = "reviewer"
+LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
+FIXTURES = Path(__file__).resolve().parents[1] / "dags" / "fixtures"
 
 
 def _free_port() -> int:
@@ -33,13 +37,27 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> AirflowHome:
+    """The end-to-end tests' own Airflow home: the scheduler started on it keeps running until
+    the session ends, and must not pick up runs that other tests' `airflow dags test` creates."""
+    return make_airflow_home(tmp_path_factory.mktemp("e2e-airflow-home"))
+
+
+@pytest.fixture(scope="session")
 def spotify() -> Iterator[EmulatorHandle]:
     with run_emulator() as emulator:
         yield emulator
 
 
 @pytest.fixture(scope="session")
-def running_airflow(airflow_home, spotify) -> Iterator[tuple[object, str]]:
+def pagerduty() -> Iterator[PagerDutyReceiver]:
+    """Where every component of the running Airflow pages (tests filter by dedup key)."""
+    with run_pagerduty_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def running_airflow(airflow_home, spotify, pagerduty) -> Iterator[tuple[object, str]]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -57,6 +75,18 @@ def running_airflow(airflow_home, spotify) -> Iterator[tuple[object, str]]:
         # A named user for the API (the password is generated into AIRFLOW_HOME).
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{REVIEWER}:admin",
         "AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(spotify.connection()),
+        "AIRFLOW_CONN_PAGERDUTY_DEFAULT": json.dumps(pagerduty.connection()),
+        # The project's DAGs, and the test DAGs (tests/dags/fixtures) in a bundle of their own.
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+            [
+                {"name": "dags-folder", "classpath": LOCAL_BUNDLE, "kwargs": {}},
+                {
+                    "name": "test-fixtures",
+                    "classpath": LOCAL_BUNDLE,
+                    "kwargs": {"path": str(FIXTURES)},
+                },
+            ]
+        ),
     }
     airflow = str(Path(sys.executable).with_name("airflow"))
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"

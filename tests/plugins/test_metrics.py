@@ -6,6 +6,7 @@ import json
 import secrets
 
 from spotify_agent.core.metrics import StatsdTarget, metric_lines, send_lines
+from tests.plugins.test_retry_policy import FIXTURES
 from tests.receivers import run_statsd_receiver
 
 
@@ -65,3 +66,27 @@ def test_a_task_run_sends_airflows_metrics_and_ours_with_the_trace_id(airflow_ho
         line.endswith(f"|#dag:health_check,task:check_components,trace_id:{trace_id}")
         for line in ours
     ), ours
+    # Every attempt: counted with its outcome and timed.
+    attempts = statsd.starting_with("spotify_agent.task_attempt.attempts:1|c|#dag:health_check")
+    assert f"task:check_components,trace_id:{trace_id},outcome:success" in " ".join(attempts)
+    assert statsd.starting_with("spotify_agent.task_attempt.duration_ms:")
+
+
+def test_a_failing_run_sends_its_failure_with_the_trace_id(airflow_home) -> None:
+    trace_id = secrets.token_hex(16)
+    with run_statsd_receiver() as statsd:
+        result = airflow_home.airflow(
+            "dags",
+            "test",
+            "retry_policy_probe",
+            "--conf",
+            json.dumps({"mode": "permanent", "trace_id": trace_id}),
+            extra_env={"AIRFLOW__CORE__DAGS_FOLDER": str(FIXTURES), **statsd.env()},
+        )
+        assert result.returncode != 0, result.stdout[-3000:]
+    # Airflow's own failure counters, and ours with the run's trace id and the outcome.
+    assert statsd.starting_with("airflow.ti.finish.retry_policy_probe.flaky.failed"), statsd.lines
+    assert statsd.starting_with(
+        "spotify_agent.task_attempt.attempts:1|c"
+        f"|#dag:retry_policy_probe,task:flaky,trace_id:{trace_id},outcome:failed"
+    ), statsd.starting_with("spotify_agent.")

@@ -43,7 +43,7 @@ def test_every_attempt_is_a_span_in_the_callers_trace(airflow_home) -> None:
     assert otlp.resources[0]["service.name"] == "spotify-agent-airflow"
 
 
-def test_spotify_calls_are_child_spans_of_the_task(airflow_home) -> None:
+def test_spotify_calls_and_warehouse_statements_are_child_spans_of_the_task(airflow_home) -> None:
     from spotify_agent.spotify_emulator.testing import run_emulator
 
     trace_id = "8" * 32
@@ -66,3 +66,9 @@ def test_spotify_calls_are_child_spans_of_the_task(airflow_home) -> None:
     assert {span.trace_id.hex() for span in [task, *calls]} == {trace_id}
     assert any(span.name.startswith("GET /v1/") for span in calls), [s.name for s in calls]
     assert all(span.kind == 3 for span in calls)  # CLIENT
+    # The task's writes to the (SQLite) warehouse, statement text without the values.
+    inserts = [span for span in calls if span.name == "INSERT sqlite"]
+    assert inserts, [span.name for span in calls]
+    statements = [_attributes(span)["db.query.text"] for span in inserts]
+    assert any("INSERT INTO health_checks" in text for text in statements), statements
+    assert all(_attributes(span)["db.system"] == "sqlite" for span in inserts)

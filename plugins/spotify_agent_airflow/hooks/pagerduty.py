@@ -27,14 +27,17 @@ class PagerDutyHook(BaseHook):
         self.pagerduty_conn_id = pagerduty_conn_id
 
     @classmethod
-    def configured(cls, conn_id: str = default_conn_name) -> bool:
+    def if_configured(cls, conn_id: str = default_conn_name) -> PagerDutyHook | None:
+        """The hook, its connection already read; ``None`` when there is no such connection
+        (paging is off)."""
         from airflow.sdk.exceptions import AirflowNotFoundException
 
+        hook = cls(conn_id)
         try:
-            cls.get_connection(conn_id)
+            hook._connection  # noqa: B018 - fetched once here, reused by send()
         except AirflowNotFoundException:
-            return False
-        return True
+            return None
+        return hook
 
     @cached_property
     def _connection(self) -> Any:

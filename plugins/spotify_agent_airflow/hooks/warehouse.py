@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL
 
 from spotify_agent import project_dir
 from spotify_agent.warehouse.engine import make_engine, url_from_connection
+from spotify_agent_airflow.tracing import trace_db_calls
 
 # One engine (and pool) per database per process, shared by tasks and the audit listener.
 _ENGINES: dict[str, Engine] = {}
@@ -35,6 +36,7 @@ def shared_engine(url: URL) -> Engine:
     engine = _ENGINES.get(key)
     if engine is None:
         engine = _ENGINES[key] = make_engine(url)
+        trace_db_calls(engine)
     return engine
 
 

@@ -15,6 +15,7 @@ from airflow.listeners import hookimpl
 from structlog.contextvars import bind_contextvars
 
 from spotify_agent.core.audit import TASK_ATTEMPT, AuditRecord, write_audit
+from spotify_agent_airflow.metrics import emit_action_metrics
 from spotify_agent_airflow.sentry import enrich_task_scope
 from spotify_agent_airflow.tracing import end_task_span, start_task_span
 
@@ -72,11 +73,21 @@ def _record(
     context = _context(task_instance)
     if context is None:  # a state change made through the API server, not a task attempt
         return
+    now = datetime.now(UTC)
+    started = getattr(task_instance, "start_date", None)
+    duration_ms = round((now - started).total_seconds() * 1000) if started else None
+    try:
+        # Sent before the audit row and apart from it: a run failing because the warehouse is
+        # down still shows up in the metrics.
+        counts = (
+            {"attempts": 1} if duration_ms is None else {"attempts": 1, "duration_ms": duration_ms}
+        )
+        emit_action_metrics(context, TASK_ATTEMPT, counts, {"outcome": outcome})
+    except Exception:  # noqa: BLE001 - metrics never fail the task
+        log.exception("could not send the attempt's metrics")
     try:
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
-        now = datetime.now(UTC)
-        started = getattr(task_instance, "start_date", None)
         record = AuditRecord(
             action=TASK_ATTEMPT,
             dag_id=task_instance.dag_id,
@@ -88,7 +99,7 @@ def _record(
             actor=str(getattr(task_instance.task, "owner", "") or ""),
             outcome=outcome,
             occurred_at=now,
-            duration_ms=round((now - started).total_seconds() * 1000) if started else None,
+            duration_ms=duration_ms,
             detail=detail,
         )
         with WarehouseHook().get_engine().begin() as connection:

@@ -179,12 +179,14 @@ class HealthCheckOperator(BaseOperator):
         from spotify_agent.core.pagerduty import PagingFailed, PagingRefused
         from spotify_agent_airflow.hooks.pagerduty import PagerDutyHook
 
-        if not PagerDutyHook.configured():
+        hook = PagerDutyHook.if_configured()
+        if hook is None:
             down = sum(r.status == "down" for r in results)
             log.info("paging is off (no pagerduty_default connection); %d components down", down)
             return 0, None
         events = health_alerts(results, source=f"airflow:{context['ti'].dag_id}")
-        hook, failed, refused = PagerDutyHook(), [], False
+        failed: list[str] = []
+        refused = False
         for event in events:
             try:
                 hook.send(event)
