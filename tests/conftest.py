@@ -44,13 +44,19 @@ POSTGRES_URL = os.environ.get(
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``) a test file stays on
-    one worker, so its module fixtures are built once, and the end-to-end tests share one
-    worker, which starts one Airflow for them all."""
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group("e2e" if path.startswith("tests/e2e/") else path))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under pytest-xdist (``make test`` runs ``-n auto``) a test file stays on one worker, so
+    its module fixtures are built once, and the end-to-end tests share one worker, which starts
+    one Airflow for them all. (Not ``xdist_group`` marks: pytest 9.2 ignores how xdist 3.8 tags
+    node ids with them, pytest-xdist issue 1386.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFileE2ETogether(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/e2e" if path.startswith("tests/e2e/") else path
+
+    return ByFileE2ETogether(config, log)
 
 
 def _service_missing(what: str, url: str, error: Exception) -> pytest.Failed:
@@ -199,6 +205,23 @@ class AirflowHome:
 
     def airflow(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         return self.run(str(Path(sys.executable).with_name("airflow")), *args, **kwargs)  # type: ignore[arg-type]
+
+    def dags_test(
+        self,
+        dag_id: str,
+        conf: dict[str, object] | None = None,
+        *,
+        fixtures: bool = False,
+        extra_env: dict[str, str] | None = None,
+        timeout: float = 300,
+    ) -> subprocess.CompletedProcess[str]:
+        """``airflow dags test <dag_id> --conf <conf>``; ``fixtures`` takes the DAG from
+        tests/dags/fixtures instead of dags/."""
+        env = dict(extra_env or {})
+        if fixtures:
+            env["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT_DIR / "tests" / "dags" / "fixtures")
+        args = ["dags", "test", dag_id, *(["--conf", json.dumps(conf)] if conf else [])]
+        return self.airflow(*args, extra_env=env, timeout=timeout)
 
     def metadata_db_env(self) -> dict[str, str]:
         """The ``airflow_metadata_db`` connection to this home's metadata DB (maintenance jobs)."""

@@ -9,7 +9,9 @@ which gives it an Airflow deadline alert (``DeadlineReference.DAGRUN_QUEUED_AT``
 and a DAG success callback. The scheduler notices the miss and an executor runs
 :func:`page_missed_deadline`, which triggers an incident under
 ``spotify-agent/deadline/<dag_id>``: one key per DAG, so a job late every hour is one incident.
-A later run that succeeds within its deadline resolves it; a late success does not.
+A later run that succeeds within its deadline (counted from its start: Airflow does not give
+the success callback the queue time) resolves it; a late success does not. Backfill runs are
+not paged (a backfill queues all its runs at once).
 
 Airflow only creates deadlines for runs that are queued (scheduled, REST API and UI triggers):
 ``airflow dags test`` creates its run already running, so nothing is paged there (and the DAG
@@ -94,6 +96,10 @@ def missed_deadline_alert(context: dict[str, Any]) -> Any:
     if state == "failed":
         log.info("run %s failed before its deadline; its task paged", dag_run["dag_run_id"])
         return None
+    if dag_run.get("run_type") == "backfill":
+        # A backfill queues all its runs at once; the person who started it watches it.
+        log.info("backfill run %s missed its deadline: not paged", dag_run["dag_run_id"])
+        return None
     dag_id, run_id = dag_run["dag_id"], dag_run["dag_run_id"]
     return AlertEvent(
         "trigger",
@@ -137,13 +143,15 @@ class DeadlineMetNotifier:
         from spotify_agent.core.pagerduty import AlertEvent, PagingFailed
         from spotify_agent_airflow.hooks.pagerduty import PagerDutyHook
 
-        if _in_dags_test():  # no deadline was set
+        dag_run = context.get("dag_run")
+        if _in_dags_test() or dag_run is None:  # no deadline was set / no run to judge
             return
-        dag_run = context["dag_run"]
-        # The callback's run (from the API server) has no ``queued_at``; ``run_after`` (when the
-        # run was due, or triggered) is never later, so a late run is never taken as on time.
+        # The callback's run (from the API server) has no ``queued_at``. ``start_date`` follows
+        # it within a scheduler loop unless the run waited for a slot; ``run_after`` would be
+        # days early for an Asset-triggered run held back by ``max_active_runs``.
+        started = getattr(dag_run, "start_date", None) or dag_run.run_after
         finished = getattr(dag_run, "end_date", None) or datetime.now(UTC)
-        if finished - dag_run.run_after > self.within:
+        if finished - started > self.within:
             log.info("run %s finished after its deadline: not resolving", dag_run.run_id)
             return
         hook = PagerDutyHook.if_configured()

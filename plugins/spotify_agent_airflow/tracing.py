@@ -105,26 +105,20 @@ def record_http_span(method: str, url: str, status: int, elapsed_ms: float) -> N
     import time
     from urllib.parse import urlsplit
 
-    from opentelemetry import trace
     from opentelemetry.trace import Status, StatusCode
 
     parts = urlsplit(url)
     end_ns = time.time_ns()
-    child = (
-        _current["provider"]
-        .get_tracer(__name__)
-        .start_span(
-            f"{method} {parts.path}",
-            context=trace.set_span_in_context(span),
-            kind=trace.SpanKind.CLIENT,
-            start_time=end_ns - int(elapsed_ms * 1_000_000),
-            attributes={
-                "http.request.method": method,
-                "server.address": parts.hostname or "",
-                "url.path": parts.path,
-                "http.response.status_code": status,
-            },
-        )
+    child = _client_span(
+        span,
+        f"{method} {parts.path}",
+        start_ns=end_ns - int(elapsed_ms * 1_000_000),
+        attributes={
+            "http.request.method": method,
+            "server.address": parts.hostname or "",
+            "url.path": parts.path,
+            "http.response.status_code": status,
+        },
     )
     if status >= 400:
         child.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
@@ -171,31 +165,39 @@ def _record_db_span(conn: Any, statement: str, start_ns: int, error: Any) -> Non
     span = _current.get("span")
     if span is None:
         return
-    from opentelemetry import trace
     from opentelemetry.trace import Status, StatusCode
 
     operation = (statement.split(None, 1) or ["?"])[0].upper()
     system = conn.engine.dialect.name
-    child = (
-        _current["provider"]
-        .get_tracer(__name__)
-        .start_span(
-            f"{operation} {system}",
-            context=trace.set_span_in_context(span),
-            kind=trace.SpanKind.CLIENT,
-            start_time=start_ns,
-            attributes={
-                "db.system": system,
-                "db.namespace": conn.engine.url.database or "",
-                "db.operation.name": operation,
-                "db.query.text": " ".join(statement.split())[:2000],
-            },
-        )
+    child = _client_span(
+        span,
+        f"{operation} {system}",
+        start_ns=start_ns,
+        attributes={
+            "db.system": system,
+            "db.namespace": conn.engine.url.database or "",
+            "db.operation.name": operation,
+            "db.query.text": " ".join(statement.split())[:2000],
+        },
     )
     if error is not None:
         child.record_exception(error)
         child.set_status(Status(StatusCode.ERROR, type(error).__name__))
     child.end()
+
+
+def _client_span(parent: Any, name: str, *, start_ns: int, attributes: dict[str, Any]) -> Any:
+    """A started CLIENT span under ``parent`` (the task's span); the caller ends it."""
+    from opentelemetry import trace
+
+    tracer = _current["provider"].get_tracer(__name__)
+    return tracer.start_span(
+        name,
+        context=trace.set_span_in_context(parent),
+        kind=trace.SpanKind.CLIENT,
+        start_time=start_ns,
+        attributes=attributes,
+    )
 
 
 def _tracer(endpoint: str) -> Any:

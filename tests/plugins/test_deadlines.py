@@ -47,6 +47,12 @@ def test_a_run_that_already_failed_is_not_paged_twice() -> None:
     assert missed_deadline_alert(_context("failed")) is None
 
 
+def test_backfill_runs_are_not_paged() -> None:
+    context = _context("queued")
+    context["dag_run"]["run_type"] = "backfill"  # type: ignore[index]
+    assert missed_deadline_alert(context) is None
+
+
 def test_a_deadline_must_be_positive() -> None:
     with pytest.raises(ValueError, match="must be positive"):
         run_deadline(timedelta(0))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 
 from spotify_agent.core.metrics import StatsdTarget, metric_lines, send_lines
-from tests.plugins.test_retry_policy import FIXTURES
 from tests.receivers import run_statsd_receiver
 
 
@@ -44,12 +42,9 @@ def test_many_lines_are_packed_into_datagrams_a_statsd_server_splits() -> None:
 def test_a_task_run_sends_airflows_metrics_and_ours_with_the_trace_id(airflow_home) -> None:
     trace_id = secrets.token_hex(16)
     with run_statsd_receiver() as statsd:
-        result = airflow_home.airflow(
-            "dags",
-            "test",
+        result = airflow_home.dags_test(
             "health_check",
-            "--conf",
-            json.dumps({"components": ["disk_space"], "trace_id": trace_id}),
+            {"components": ["disk_space"], "trace_id": trace_id},
             extra_env=statsd.env(),
         )
         assert result.returncode == 0, result.stdout[-3000:]
@@ -75,13 +70,11 @@ def test_a_task_run_sends_airflows_metrics_and_ours_with_the_trace_id(airflow_ho
 def test_a_failing_run_sends_its_failure_with_the_trace_id(airflow_home) -> None:
     trace_id = secrets.token_hex(16)
     with run_statsd_receiver() as statsd:
-        result = airflow_home.airflow(
-            "dags",
-            "test",
+        result = airflow_home.dags_test(
             "retry_policy_probe",
-            "--conf",
-            json.dumps({"mode": "permanent", "trace_id": trace_id}),
-            extra_env={"AIRFLOW__CORE__DAGS_FOLDER": str(FIXTURES), **statsd.env()},
+            {"mode": "permanent", "trace_id": trace_id},
+            fixtures=True,
+            extra_env=statsd.env(),
         )
         assert result.returncode != 0, result.stdout[-3000:]
     # Airflow's own failure counters, and ours with the run's trace id and the outcome.
