@@ -40,7 +40,7 @@ demo: init ## run every implemented DAG family once with `airflow dags test` and
 	$(ENV) $(CLI) demo
 
 test: install ## run the whole test suite (needs PostgreSQL and Redis, see README)
-	$(ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 up: init ## Airflow UI + scheduler on http://localhost:8080 (airflow standalone), same settings
 	$(ENV) $(BIN)/airflow standalone
@@ -62,6 +62,7 @@ restore: init ## restore a verified warehouse backup beside the warehouse: DATE=
 bench: install ## the benchmarks (full size); add ARGS=--quick for the CI size
 	$(ENV) $(BIN)/python bench/parse_time.py $(ARGS)
 	$(ENV) $(BIN)/python bench/spotify_calls.py $(ARGS)
+	$(ENV) $(BIN)/python bench/aggregation.py $(ARGS)
 
 lock: ## re-resolve constraints.txt from requirements*.txt (pip-tools; LOCK_ARGS=--upgrade to refresh all)
 	@test -x $(BIN)/pip-compile || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); $(BIN)/python -m pip install --quiet pip-tools; }

@@ -1,0 +1,159 @@
+"""The daily listening aggregation: our pipeline against pandas, DuckDB and plain polars.
+
+One deterministic synthetic day (``spotify_agent.analytics.synthetic``: Zipf-skewed listeners
+and tracks, 60 countries) in Parquet; each engine reads the same three files in a fresh process
+and computes the same tables (exact unique listeners, sessions, skips, hours). Ours is
+``aggregate_day``, which also checks every play (interval, future, unknown track, durations,
+duplicates) before counting. Every result is checked equal to ours, value for value.
+
+Targets: ours >= 0.9x the fastest engine's events/s in the same run, >= 2x pandas', and a peak
+memory (the process's max RSS) <= 1 GiB at 10M events.
+
+    python bench/aggregation.py [--quick] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(PROJECT_DIR / "include"), str(PROJECT_DIR / "plugins")]
+
+DAY = datetime(2026, 11, 25, tzinfo=UTC)
+FULL = {"events": 10_000_000, "users": 1_000_000, "tracks": 200_000, "artists": 20_000}
+QUICK = {"events": 1_000_000, "users": 100_000, "tracks": 20_000, "artists": 2_000}
+MIN_VS_FASTEST, MIN_VS_PANDAS, MAX_PEAK_MIB = 0.9, 2.0, 1024
+
+
+def run_one(engine: str, folder: Path, out: Path) -> None:
+    """In a fresh process: aggregate with ``engine``, write the tables, print the seconds."""
+    import pyarrow.parquet as pq
+
+    from spotify_agent.analytics.synthetic import ListeningData, day_bounds
+
+    data = ListeningData(
+        *(folder / f"{name}.parquet" for name in ("events", "tracks", "listeners"))
+    )
+    if engine == "ours":
+        from spotify_agent.analytics.aggregation import aggregate_day
+
+        start, end = day_bounds(DAY)
+        began = time.perf_counter()
+        result = aggregate_day(
+            data.events, data.tracks, data.listeners, day_start=start, day_end=end, now=end
+        )
+        seconds = time.perf_counter() - began
+        tables = dict(result.tables)
+    else:
+        from spotify_agent.analytics.engines import ENGINES
+
+        began = time.perf_counter()
+        tables = ENGINES[engine](data.events, data.tracks, data.listeners)
+        seconds = time.perf_counter() - began
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        pq.write_table(table, out / f"{name}.parquet")
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mib": peak_mib}))
+
+
+def measure(engine: str, folder: Path, out: Path) -> dict[str, float]:
+    answer = subprocess.run(
+        [sys.executable, __file__, "--run-one", engine, str(folder), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if answer.returncode != 0:
+        raise SystemExit(f"{engine} failed:\n{answer.stderr[-3000:]}")
+    return dict(json.loads(answer.stdout.strip().splitlines()[-1]))
+
+
+def same_tables(a: Path, b: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    names = sorted(path.name for path in a.glob("*.parquet"))
+    return names == sorted(path.name for path in b.glob("*.parquet")) and all(
+        pq.read_table(a / name).equals(pq.read_table(b / name)) for name in names
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1M events instead of 10M (CI)")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--run-one", nargs=3, metavar=("ENGINE", "DATA", "OUT"))
+    args = parser.parse_args()
+    if args.run_one:
+        engine, folder, out = args.run_one
+        run_one(engine, Path(folder), Path(out))
+        return 0
+
+    from spotify_agent.analytics.synthetic import write_listening_day
+
+    size = QUICK if args.quick else FULL
+    repeats = args.repeats or 3
+    engines = ["ours", "pandas", "duckdb", "polars"]
+    with tempfile.TemporaryDirectory(prefix="bench-aggregation-") as tmp:
+        root = Path(tmp)
+        write_listening_day(root / "data", day=DAY, seed=11, **size)
+        runs: dict[str, list[dict[str, float]]] = {engine: [] for engine in engines}
+        for _ in range(repeats):  # interleaved, so machine noise hits every engine alike
+            for engine in engines:
+                runs[engine].append(measure(engine, root / "data", root / engine))
+        equal = {engine: same_tables(root / "ours", root / engine) for engine in engines[1:]}
+
+    events = size["events"]
+    rate = {e: events / statistics.median(r["seconds"] for r in runs[e]) for e in engines}
+    peak = {e: max(r["peak_mib"] for r in runs[e]) for e in engines}
+    print(
+        f"Daily aggregation of {events:,} events ({size['users']:,} listeners, "
+        f"{size['tracks']:,} tracks, {size['artists']:,} artists), median of {repeats} runs, "
+        "each engine in a fresh process"
+    )
+    print(f"{'engine':<8} {'events/s':>12} {'vs ours':>8} {'peak MiB':>9} {'same result':>12}")
+    for engine in engines:
+        same = "-" if engine == "ours" else ("yes" if equal[engine] else "NO")
+        print(
+            f"{engine:<8} {rate[engine]:>12,.0f} {rate[engine] / rate['ours']:>7.2f}x "
+            f"{peak[engine]:>9.0f} {same:>12}"
+        )
+    fastest = max(engines[1:], key=lambda engine: rate[engine])
+    verdicts = [
+        _verdict("events_per_s", rate["ours"], fastest, rate[fastest], ">=", MIN_VS_FASTEST),
+        _verdict("events_per_s", rate["ours"], "pandas", rate["pandas"], ">=", MIN_VS_PANDAS),
+        f"bench aggregation: results_equal ours={sum(equal.values())} "
+        f"baseline(engines)={len(equal)} ratio={sum(equal.values()) / len(equal):.2f} "
+        "target >= 1.0: " + ("ok" if all(equal.values()) else "SHORT"),
+    ]
+    if not args.quick:  # the memory target is for 10M events
+        ratio = peak["ours"] / MAX_PEAK_MIB
+        verdicts.append(
+            f"bench aggregation: peak_mib ours={peak['ours']:.0f} baseline(budget)={MAX_PEAK_MIB} "
+            f"ratio={ratio:.2f} target <= 1.0: " + ("ok" if ratio <= 1.0 else "SHORT")
+        )
+    print()
+    print("\n".join(verdicts))
+    return 0 if all(line.endswith(": ok") for line in verdicts) else 1
+
+
+def _verdict(metric: str, ours: float, name: str, base: float, op: str, target: float) -> str:
+    ratio = ours / base
+    ok = ratio >= target if op == ">=" else ratio <= target
+    return (
+        f"bench aggregation: {metric} ours={ours:,.0f} baseline({name})={base:,.0f} "
+        f"ratio={ratio:.2f} target {op} {target}: " + ("ok" if ok else "SHORT")
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

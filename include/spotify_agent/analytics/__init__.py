@@ -1,0 +1,1 @@
+"""Analytics: the daily listening aggregation and its inputs."""
