@@ -6,6 +6,7 @@ the DAG policy tests check each DAG's Params against its model. A new DAG adds i
 
 from __future__ import annotations
 
+from spotify_agent.analytics.confs import StreamingAggregationConf
 from spotify_agent.content.confs import ContentGenerationConf
 from spotify_agent.core.run_conf import RunConf
 from spotify_agent.maintenance.confs import (
@@ -29,4 +30,5 @@ CONF_MODELS: dict[str, type[RunConf]] = {
     "backup": BackupConf,
     "log_rotation": LogRotationConf,
     "gdpr_erasure": GdprErasureConf,
+    "streaming_aggregation": StreamingAggregationConf,
 }

@@ -22,3 +22,5 @@ ARTIST_SNAPSHOTS = _table("artist_snapshots")
 ARTIST_EVENTS = _table("artist_events")
 LISTENING_EVENTS = _table("listening_events")
 PLAYLIST_SYNCS = _table("playlist_syncs")
+# Updated when a finished day's aggregates are written (not by the hourly partials).
+LISTENING_AGGREGATES = _table("aggregation_periods")

@@ -26,6 +26,7 @@ from spotify_agent import project_dir
 DEMO_DAGS: tuple[str, ...] = (
     "health_check",
     "listening_ingest",
+    "streaming_aggregation",
     "artist_monitoring",
     "playlist_update",
     "content_generation",

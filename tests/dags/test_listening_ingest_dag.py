@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, func, select
 from spotify_agent.spotify_emulator.config import CatalogSpec
 from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
 from spotify_agent.warehouse.schema import (
+    catalogue_tracks,
     ingested_files,
     listening_cursors,
     listening_events,
@@ -101,6 +102,20 @@ def test_recently_played_and_files_land_in_listening_events(
     # 2 good JSONL lines + 1 new Parquet row; the repeated play is stored once.
     assert _count(airflow_home, listening_events, listening_events.c.user_id == "file-user") == 3
     assert _count(airflow_home, ingested_files) == 2
+    # Each played track joins the catalogue with the artist it counts for in the aggregates.
+    engine = create_engine(f"sqlite:///{airflow_home.warehouse_path}")
+    with engine.connect() as connection:
+        played = set(
+            connection.execute(
+                select(listening_events.c.track_id).where(listening_events.c.user_id == user)
+            ).scalars()
+        )
+        catalogue = dict(
+            connection.execute(select(catalogue_tracks.c.track_id, catalogue_tracks.c.artist_id))
+        )
+    engine.dispose()
+    assert played <= set(catalogue)
+    assert all(catalogue[t] == emulator.catalog.tracks[t].artist_ids[0] for t in played)
 
 
 def test_bad_lines_are_quarantined_with_file_and_line(airflow_home, first_run) -> None:

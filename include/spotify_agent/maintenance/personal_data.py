@@ -30,8 +30,10 @@ from sqlalchemy import Connection, Table, delete, func, or_, select, update
 from spotify_agent.core.audit import pseudonymise
 from spotify_agent.spotify.ids import USER_ID_CHARACTERS
 from spotify_agent.warehouse.schema import (
+    agg_listeners,
     audit_log,
     ingested_files,
+    listener_profiles,
     listening_cursors,
     listening_events,
     quarantine,
@@ -333,6 +335,8 @@ def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
 REGISTRY: tuple[PersonalDataStore, ...] = (
     RowsOfUser(listening_events, "user_id", holds="every play of the user"),
     RowsOfUser(listening_cursors, "user_id", holds="the user's recently-played cursor"),
+    RowsOfUser(listener_profiles, "user_id", holds="the user's country, from the backend"),
+    RowsOfUser(agg_listeners, "user_id", holds="the user's plays, time and sessions per day"),
     QuarantineMentions(),
     AuditPseudonyms(),
     LandedEventFiles(),
@@ -354,4 +358,10 @@ HOLDS_NO_USER_ID: dict[str, str] = {
     "erasure_requests": "the raw id while a request is open; completing it clears the id",
     "erasure_steps": "request ids and counts",
     "erasure_log": "keyed hashes only",
+    "catalogue_tracks": "public track and artist data",
+    # Counts over many listeners; an erased listener's plays stay in them, unattributable.
+    "agg_artist_country": "counts per artist and country",
+    "agg_tracks": "counts per track",
+    "agg_hours": "counts per hour",
+    "aggregation_periods": "counts per period and reason",
 }

@@ -22,7 +22,7 @@ from spotify_agent.core.quarantine import QuarantinedItem
 from spotify_agent.core.run_conf import describe_errors
 from spotify_agent.spotify.api import SpotifyClient, iterate_pages
 from spotify_agent.spotify.ids import UserId
-from spotify_agent.spotify.models import PlayHistory, SpotifyId, parse_objects
+from spotify_agent.spotify.models import PlayHistory, SpotifyId, Track, parse_objects
 
 # The recently-played endpoint pages at most 50 plays.
 RECENTLY_PLAYED_LIMIT = 50
@@ -56,6 +56,8 @@ class ListeningEvent(BaseModel):
 class EventBatch:
     events: list[ListeningEvent] = field(default_factory=list)
     quarantined: list[QuarantinedItem] = field(default_factory=list)
+    # track_id -> catalogue row, from the track objects that came with the plays.
+    tracks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def validate_event(payload: Any, *, source: str, now: datetime) -> ListeningEvent | QuarantinedItem:
@@ -99,9 +101,23 @@ def recently_played(
             now=now,
         )
         _add(batch, checked)
+        if isinstance(checked, ListeningEvent) and play.track.artists:
+            batch.tracks[play.track.id] = catalogue_row(play.track)
     newest = max((int(e.played_at.timestamp() * 1000) for e in batch.events), default=None)
     cursor = max(filter(None, (after_ms, newest)), default=None)
     return batch, cursor
+
+
+def catalogue_row(track: Track) -> dict[str, Any]:
+    """What the aggregation needs to know of a track; its first artist is the one credited."""
+    artist = track.artists[0]
+    return {
+        "track_id": track.id,
+        "artist_id": artist.id,
+        "artist_name": artist.name,
+        "name": track.name,
+        "duration_ms": track.duration_ms,
+    }
 
 
 def read_event_file(data: bytes, *, key: str, now: datetime) -> EventBatch:

@@ -8,7 +8,12 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, and_, select
 
 from spotify_agent.spotify.listening import ListeningEvent, unique_events
-from spotify_agent.warehouse.schema import ingested_files, listening_cursors, listening_events
+from spotify_agent.warehouse.schema import (
+    catalogue_tracks,
+    ingested_files,
+    listening_cursors,
+    listening_events,
+)
 from spotify_agent.warehouse.upsert import upsert
 
 
@@ -49,6 +54,20 @@ def write_events(
         update=[],
     )
     return len(new), duplicates + len(unique) - len(new)
+
+
+def write_catalogue(
+    connection: Connection, rows: Sequence[dict[str, object]], *, at: datetime
+) -> int:
+    """Upsert the tracks seen with the plays (the aggregation's track -> artist dimension)."""
+    upsert(
+        connection,
+        catalogue_tracks,
+        [{**row, "updated_at": at} for row in rows],
+        key=("track_id",),
+        update=["artist_id", "artist_name", "name", "duration_ms", "updated_at"],
+    )
+    return len(rows)
 
 
 def cursor_of(connection: Connection, user_id: str) -> int | None:

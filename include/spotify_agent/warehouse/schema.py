@@ -362,3 +362,100 @@ erasure_log = Table(
     Column("request_id", String(64), nullable=False),
     Column("erased_at", DateTime(timezone=True), nullable=False),
 )
+
+
+# --- streaming_aggregation (migration 0009) ---------------------------------------------------
+
+catalogue_tracks = Table(
+    "catalogue_tracks",
+    metadata,
+    # Filled by listening_ingest from the track objects Spotify returns with each play.
+    Column("track_id", SpotifyIdColumn, primary_key=True),
+    # The first listed artist: plays count for one artist.
+    Column("artist_id", SpotifyIdColumn, nullable=False),
+    Column("artist_name", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("duration_ms", Integer, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+listener_profiles = Table(
+    "listener_profiles",
+    metadata,
+    # Personal data, written by the service's backend (Spotify no longer gives a user's country);
+    # erased by gdpr_erasure.
+    Column("user_id", String(128), primary_key=True),
+    # ISO 3166-1 alpha-2; NULL when the listener never said.
+    Column("country", String(2), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every aggregate row belongs to a period: kind "day" (a finished UTC day) or "partial" (today
+# so far, replaced every hour until the day's own run replaces it).
+agg_artist_country = Table(
+    "agg_artist_country",
+    metadata,
+    Column("kind", String(8), nullable=False),
+    Column("period_start", DateTime(timezone=True), nullable=False),
+    Column("artist_id", SpotifyIdColumn, nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("plays", BigInteger, nullable=False),
+    Column("listeners", BigInteger, nullable=False),
+    Column("ms_played", BigInteger, nullable=False),
+    Column("timed_plays", BigInteger, nullable=False),
+    Column("skips", BigInteger, nullable=False),
+    PrimaryKeyConstraint(
+        "kind", "period_start", "artist_id", "country", name="pk_agg_artist_country"
+    ),
+)
+
+agg_tracks = Table(
+    "agg_tracks",
+    metadata,
+    Column("kind", String(8), nullable=False),
+    Column("period_start", DateTime(timezone=True), nullable=False),
+    Column("track_id", SpotifyIdColumn, nullable=False),
+    Column("plays", BigInteger, nullable=False),
+    Column("listeners", BigInteger, nullable=False),
+    PrimaryKeyConstraint("kind", "period_start", "track_id", name="pk_agg_tracks"),
+)
+
+agg_listeners = Table(
+    "agg_listeners",
+    metadata,
+    Column("kind", String(8), nullable=False),
+    Column("period_start", DateTime(timezone=True), nullable=False),
+    # Personal data: erased by gdpr_erasure.
+    Column("user_id", String(128), nullable=False),
+    Column("plays", BigInteger, nullable=False),
+    Column("ms_played", BigInteger, nullable=False),
+    Column("sessions", BigInteger, nullable=False),
+    PrimaryKeyConstraint("kind", "period_start", "user_id", name="pk_agg_listeners"),
+)
+
+agg_hours = Table(
+    "agg_hours",
+    metadata,
+    Column("kind", String(8), nullable=False),
+    Column("period_start", DateTime(timezone=True), nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("plays", BigInteger, nullable=False),
+    PrimaryKeyConstraint("kind", "period_start", "hour", name="pk_agg_hours"),
+)
+
+aggregation_periods = Table(
+    "aggregation_periods",
+    metadata,
+    # One row per aggregated period: what was counted, what was set aside and why (the report's
+    # data-quality section), and which run did it.
+    Column("kind", String(8), nullable=False),
+    Column("period_start", DateTime(timezone=True), nullable=False),
+    Column("period_end", DateTime(timezone=True), nullable=False),
+    Column("plays", BigInteger, nullable=False),
+    # {reason: plays set aside}
+    Column("rejected", JSON, nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("kind", "period_start", name="pk_aggregation_periods"),
+)

@@ -87,7 +87,12 @@ class RecentlyPlayedOperator(BaseOperator):
         from spotify_agent.maintenance.erasure import erased_among
         from spotify_agent.spotify.errors import orchestration_errors
         from spotify_agent.spotify.listening import recently_played
-        from spotify_agent.spotify.listening_store import cursor_of, move_cursor, write_events
+        from spotify_agent.spotify.listening_store import (
+            cursor_of,
+            move_cursor,
+            write_catalogue,
+            write_events,
+        )
         from spotify_agent.spotify.resilience import Resilient
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
@@ -127,6 +132,7 @@ class RecentlyPlayedOperator(BaseOperator):
                 run_id=ref.run_id,
                 at=now,
             )
+            tracks = write_catalogue(connection, list(batch.tracks.values()), at=now)
             if cursor is not None:
                 move_cursor(
                     connection, user_id, cursor, spotify_conn_id=self.spotify_conn_id, at=now
@@ -138,6 +144,7 @@ class RecentlyPlayedOperator(BaseOperator):
                 "rows_written": new,
                 "duplicates": duplicates,
                 "quarantined": quarantined,
+                "catalogue_tracks": tracks,
                 **spotify.stats.summary(),
             }
             audit_action(

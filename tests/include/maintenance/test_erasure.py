@@ -51,9 +51,11 @@ from spotify_agent.maintenance.personal_data import (
     without_user,
 )
 from spotify_agent.warehouse.schema import (
+    agg_listeners,
     erasure_requests,
     erasure_steps,
     ingested_files,
+    listener_profiles,
     listening_cursors,
     listening_events,
     metadata,
@@ -123,6 +125,19 @@ def seed_everywhere(engine, objects) -> set[str]:
                     user_id=user_id, spotify_conn_id="spotify_default", after_ms=1, updated_at=NOW
                 )
             )
+            connection.execute(
+                insert(listener_profiles).values(user_id=user_id, country="SE", updated_at=NOW)
+            )
+            connection.execute(
+                insert(agg_listeners).values(
+                    kind="day",
+                    period_start=NOW.replace(hour=0, minute=0, second=0, microsecond=0),
+                    user_id=user_id,
+                    plays=25,
+                    ms_played=0,
+                    sessions=1,
+                )
+            )
             write_audit(
                 connection,
                 [
@@ -181,6 +196,8 @@ def seed_everywhere(engine, objects) -> set[str]:
     return {
         "listening_events.user_id",
         "listening_cursors.user_id",
+        "listener_profiles.user_id",
+        "agg_listeners.user_id",
         "quarantine",
         "audit_log.entity_key",
         "objects:landing/listening",
@@ -264,6 +281,8 @@ def test_erasure_leaves_nothing_findable_and_the_other_user_whole(warehouse, obj
         == {
             "listening_events.user_id": 25,
             "listening_cursors.user_id": 1,
+            "listener_profiles.user_id": 1,
+            "agg_listeners.user_id": 1,
             "quarantine": 4,
             "audit_log.entity_key": 1,
             "objects:landing/listening": 4,  # two JSON lines (one broken), a one-line file, a Parquet row
@@ -317,7 +336,7 @@ def test_a_crash_midway_resumes_with_the_stores_left(warehouse, objects) -> None
         )
         assert request_of(connection, "req-1")["status"] == "pending"
     assert done == {
-        store.name: count for store, count in zip(REGISTRY[:-1], (25, 1, 4, 1), strict=True)
+        store.name: count for store, count in zip(REGISTRY[:-1], (25, 1, 1, 1, 4, 1), strict=True)
     }
     with warehouse.connect() as connection:
         started = connection.execute(

@@ -1,0 +1,61 @@
+"""
+### streaming_aggregation
+
+Exact daily listening figures from `listening_events`, and today's so far, every hour.
+
+* **Period**: the run at midnight UTC aggregates the day that just ended (`day`); every other
+  hourly run aggregates today from midnight to the run's interval end (`partial`, replaced each
+  hour and dropped when the day's own run writes the day). Trigger with `day` (YYYY-MM-DD) to
+  aggregate a finished day again, for instance after late files or an erasure.
+* **Figures** (`spotify_agent.analytics.aggregation`): per artist and country plays, exact
+  unique listeners, listening time, timed plays and skips (a timed play under 30 s); per track
+  plays and unique listeners; per listener plays, time and sessions (a new session after more
+  than 30 minutes without a play); plays per UTC hour. Tables `agg_artist_country`,
+  `agg_tracks`, `agg_listeners`, `agg_hours`, and `aggregation_periods` with what was set aside.
+* **Dimensions**: a track counts for the first artist of `catalogue_tracks` (filled by
+  `listening_ingest` from the tracks Spotify returns with the plays); a listener counts for the
+  country in `listener_profiles` (written by the service's backend), or `ZZ` when unknown.
+* **Bad plays** (a track the catalogue does not know, a negative or over-6-hour `ms_played`,
+  missing fields, duplicates) are quarantined whole with the reason and counted per reason;
+  they change nothing else.
+* **Idempotent**: the period's rows are replaced in one transaction; a re-run writes the same.
+* **Announces** the finished day through the `aggregation_periods` Asset (`announce_day`,
+  skipped for partials).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import dag
+
+from spotify_agent.analytics.confs import StreamingAggregationConf
+from spotify_agent_airflow.assets import LISTENING_AGGREGATES
+from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.deadlines import run_deadline
+from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.operators.aggregation import (
+    AggregateListeningOperator,
+    AnnounceDayOperator,
+)
+
+
+@dag(
+    schedule="0 * * * *",
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    **run_deadline(timedelta(minutes=45)),
+    default_args=default_args(execution_timeout=timedelta(minutes=40)),
+    params=conf_params(StreamingAggregationConf),
+    tags=["analytics"],
+    doc_md=__doc__,
+)
+def streaming_aggregation() -> None:
+    aggregate = AggregateListeningOperator(task_id="aggregate")
+    aggregate >> AnnounceDayOperator(
+        task_id="announce_day", aggregate_task_id="aggregate", outlets=[LISTENING_AGGREGATES]
+    )
+
+
+streaming_aggregation()

@@ -1,0 +1,201 @@
+"""Warehouse side of the aggregation: the period's extract, and replacing the period's rows.
+
+A period is ``kind`` "day" (a finished UTC day) or "partial" (today so far). Its rows in every
+aggregate table are replaced in one transaction, so a re-run writes the same rows and a reader
+never sees half a period; a day's rows replace that day's partial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, delete, select
+
+from spotify_agent.analytics.aggregation import DayAggregates
+from spotify_agent.core.quarantine import QuarantinedItem
+from spotify_agent.warehouse.schema import (
+    agg_artist_country,
+    agg_hours,
+    agg_listeners,
+    agg_tracks,
+    aggregation_periods,
+    catalogue_tracks,
+    listener_profiles,
+    listening_events,
+)
+
+Kind = Literal["day", "partial"]
+TABLES = {
+    "artist_country": agg_artist_country,
+    "tracks": agg_tracks,
+    "users": agg_listeners,
+    "hours": agg_hours,
+}
+QUARANTINE_SOURCE = "streaming_aggregation"
+_BATCH = 50_000
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: Kind
+    start: datetime
+    end: datetime
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.start.date().isoformat()}"
+
+
+def period_for(interval_end: datetime, day: Any = None) -> Period:
+    """The finished day that ends at ``interval_end`` (midnight), else today so far; ``day``
+    (a date) asks for that finished day instead."""
+    if day is not None:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return Period("day", start, start + timedelta(days=1))
+    # A plain datetime: Airflow hands pendulum ones, whose arithmetic differs in small ways.
+    end = datetime.fromtimestamp(interval_end.timestamp(), UTC)
+    midnight = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    if end == midnight:
+        return Period("day", midnight - timedelta(days=1), midnight)
+    return Period("partial", midnight, end)
+
+
+def extract(connection: Connection, period: Period) -> tuple[Any, Any, Any]:
+    """The period's plays and the dimension rows they need, as Arrow tables."""
+    import pyarrow as pa
+
+    in_period = (listening_events.c.played_at >= period.start) & (
+        listening_events.c.played_at < period.end
+    )
+    columns: dict[str, list[Any]] = {
+        "user_id": [],
+        "played_at": [],
+        "track_id": [],
+        "ms_played": [],
+    }
+    query = select(
+        listening_events.c.user_id,
+        listening_events.c.played_at,
+        listening_events.c.track_id,
+        listening_events.c.ms_played,
+    ).where(in_period)
+    for rows in _batches(connection, query):
+        for user_id, played_at, track_id, ms_played in rows:
+            columns["user_id"].append(user_id)
+            columns["played_at"].append(_utc(played_at))
+            columns["track_id"].append(track_id)
+            columns["ms_played"].append(ms_played)
+    events = pa.table(
+        {
+            "user_id": pa.array(columns["user_id"], pa.string()),
+            "played_at": pa.array(columns["played_at"], pa.timestamp("us", tz="UTC")),
+            "track_id": pa.array(columns["track_id"], pa.string()),
+            "ms_played": pa.array(columns["ms_played"], pa.int64()),
+        }
+    )
+    track_ids = select(listening_events.c.track_id).where(in_period).distinct()
+    tracks = _table(
+        connection,
+        select(catalogue_tracks.c.track_id, catalogue_tracks.c.artist_id).where(
+            catalogue_tracks.c.track_id.in_(track_ids)
+        ),
+        ("track_id", "artist_id"),
+    )
+    user_ids = select(listening_events.c.user_id).where(in_period).distinct()
+    listeners = _table(
+        connection,
+        select(listener_profiles.c.user_id, listener_profiles.c.country).where(
+            listener_profiles.c.user_id.in_(user_ids), listener_profiles.c.country.is_not(None)
+        ),
+        ("user_id", "country"),
+    )
+    return events, tracks, listeners
+
+
+def replace_period(
+    connection: Connection,
+    period: Period,
+    result: DayAggregates,
+    *,
+    run_id: str,
+    trace_id: str,
+    at: datetime,
+) -> dict[str, int]:
+    """Replace the period's rows in every aggregate table (and, for a day, drop its partial);
+    returns rows written per table."""
+    kinds: tuple[Kind, ...] = ("day", "partial") if period.kind == "day" else ("partial",)
+    for table in (*TABLES.values(), aggregation_periods):
+        connection.execute(
+            delete(table).where(table.c.kind.in_(kinds), table.c.period_start == period.start)
+        )
+    written = {}
+    for name, table in TABLES.items():
+        rows = result.tables[name].to_pylist()
+        for start in range(0, len(rows), _BATCH):
+            chunk = rows[start : start + _BATCH]
+            connection.execute(
+                table.insert(),
+                [{**row, "kind": period.kind, "period_start": period.start} for row in chunk],
+            )
+        written[name] = len(rows)
+    connection.execute(
+        aggregation_periods.insert(),
+        [
+            {
+                "kind": period.kind,
+                "period_start": period.start,
+                "period_end": period.end,
+                "plays": result.plays,
+                "rejected": result.rejected_counts,
+                "run_id": run_id,
+                "trace_id": trace_id,
+                "computed_at": at,
+            }
+        ],
+    )
+    return written
+
+
+def rejected_items(result: DayAggregates, period: Period) -> Iterator[QuarantinedItem]:
+    """Each play set aside, whole, with its reason (the quarantine keeps one copy per payload)."""
+    for row in result.rejected.to_pylist():
+        reason = row.pop("reason")
+        played_at = row["played_at"]
+        row["played_at"] = played_at.isoformat() if played_at is not None else None
+        yield QuarantinedItem(
+            f"{QUARANTINE_SOURCE}:{period.label}",
+            row,
+            reason,
+            field=_FIELD_OF.get(reason),
+        )
+
+
+_FIELD_OF = {
+    "in_future": "played_at",
+    "outside_interval": "played_at",
+    "unknown_track": "track_id",
+    "negative_duration": "ms_played",
+    "absurd_duration": "ms_played",
+}
+
+
+def _batches(connection: Connection, query: Any) -> Iterator[Sequence[Any]]:
+    result = connection.execution_options(yield_per=_BATCH).execute(query)
+    yield from result.partitions()
+
+
+def _table(connection: Connection, query: Any, names: tuple[str, str]) -> Any:
+    import pyarrow as pa
+
+    rows = connection.execute(query).all()
+    return pa.table(
+        {name: pa.array([row[i] for row in rows], pa.string()) for i, name in enumerate(names)}
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; the warehouse stores UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

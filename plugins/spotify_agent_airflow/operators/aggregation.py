@@ -1,0 +1,90 @@
+"""Tasks of ``streaming_aggregation``: aggregate the run's period, then announce a finished day."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from spotify_agent.analytics.confs import StreamingAggregationConf
+from spotify_agent_airflow.conf import read_conf
+from spotify_agent_airflow.context import interval_end
+
+log = logging.getLogger(__name__)
+
+
+class AggregateListeningOperator(BaseOperator):
+    """Extracts the period's plays from the warehouse, aggregates them (``aggregate_day``),
+    replaces the period's rows, quarantines the plays set aside, audits the counts."""
+
+    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from spotify_agent.analytics.aggregation import aggregate_day
+        from spotify_agent.analytics.store import (
+            extract,
+            period_for,
+            rejected_items,
+            replace_period,
+        )
+        from spotify_agent.core.quarantine import quarantine_items
+        from spotify_agent_airflow.audit import audit_action
+        from spotify_agent_airflow.context import run_ref
+        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+
+        conf = read_conf(context, StreamingAggregationConf)
+        period = period_for(interval_end(context), conf.day)
+        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        with engine.connect() as connection:
+            events, tracks, listeners = extract(connection, period)
+        now = datetime.now(UTC)
+        result = aggregate_day(
+            events, tracks, listeners, day_start=period.start, day_end=period.end, now=now
+        )
+        ref = run_ref(context)
+        with engine.begin() as connection:
+            written = replace_period(
+                connection, period, result, run_id=ref.run_id, trace_id=ref.trace_id, at=now
+            )
+            quarantined = quarantine_items(
+                connection, rejected_items(result, period), run=ref, at=now
+            )
+            rejected = {f"rejected_{k}": v for k, v in result.rejected_counts.items() if v}
+            counts = {
+                "plays": result.plays,
+                "rows_written": sum(written.values()),
+                "quarantined": quarantined,
+                **rejected,
+                **{f"rows_{name}": rows for name, rows in written.items()},
+            }
+            audit_action(
+                connection,
+                context,
+                "listening_aggregated",
+                counts=counts,
+                entity_type="period",
+                entity_key=period.label,
+            )
+        log.info("%s: %s", period.label, counts)
+        return {"kind": period.kind, "period_start": period.start.isoformat(), **counts}
+
+
+class AnnounceDayOperator(BaseOperator):
+    """Updates the ``LISTENING_AGGREGATES`` Asset when the run wrote a finished day; skipped for
+    the hourly partials, so Asset-scheduled consumers run once a day."""
+
+    def __init__(self, *, aggregate_task_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.aggregate_task_id = aggregate_task_id
+
+    def execute(self, context: Any) -> str:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        written = context["ti"].xcom_pull(task_ids=self.aggregate_task_id) or {}
+        if written.get("kind") != "day":
+            raise AirflowSkipException("an hourly partial: the day is not finished")
+        return str(written["period_start"])

@@ -1,0 +1,102 @@
+"""The aggregation's warehouse side on SQLite and PostgreSQL: the period's extract, and rows
+replaced per period (a re-run writes the same, a day drops its partial)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from spotify_agent.analytics.aggregation import aggregate_day
+from spotify_agent.analytics.store import Period, extract, period_for, replace_period
+from spotify_agent.warehouse.schema import (
+    agg_listeners,
+    agg_tracks,
+    aggregation_periods,
+    catalogue_tracks,
+    listener_profiles,
+    listening_events,
+)
+
+DAY = datetime(2026, 10, 2, tzinfo=UTC)
+TRACK, ARTIST = "0StoreTrack0000000001", "0StoreArtist000000001"
+
+
+def _seed(connection) -> None:
+    now = datetime.now(UTC)
+    connection.execute(
+        listening_events.insert(),
+        [
+            {"user_id": user, "played_at": DAY + timedelta(hours=h), "track_id": TRACK,
+             "ms_played": 100_000, "source": "t", "run_id": "seed", "ingested_at": now}
+            for user, h in (("u1", 1), ("u1", 5), ("u2", 13), ("u2", 25))
+        ],
+    )  # fmt: skip
+    connection.execute(
+        catalogue_tracks.insert(),
+        [{"track_id": TRACK, "artist_id": ARTIST, "artist_name": "A", "name": "T",
+          "duration_ms": 200_000, "updated_at": now}],
+    )  # fmt: skip
+    connection.execute(
+        listener_profiles.insert(),
+        [
+            {"user_id": "u1", "country": "BR", "updated_at": now},
+            {"user_id": "u2", "country": None, "updated_at": now},
+        ],
+    )
+
+
+def _write(engine, period: Period) -> None:
+    with engine.connect() as connection:
+        events, tracks, listeners = extract(connection, period)
+    result = aggregate_day(
+        events, tracks, listeners, day_start=period.start, day_end=period.end, now=period.end
+    )
+    with engine.begin() as connection:
+        replace_period(connection, period, result, run_id="r", trace_id="ab" * 16, at=DAY)
+
+
+def _rows(engine, table) -> list[tuple]:
+    with engine.connect() as connection:
+        return sorted(tuple(row) for row in connection.execute(select(table)))
+
+
+def test_the_extract_holds_the_period_and_the_dimensions_it_needs(warehouse) -> None:
+    with warehouse.begin() as connection:
+        _seed(connection)
+    with warehouse.connect() as connection:
+        events, tracks, listeners = extract(connection, period_for(DAY, date(2026, 10, 2)))
+    assert sorted(events.column("user_id").to_pylist()) == ["u1", "u1", "u2"]  # 25 h is tomorrow
+    assert {t.hour for t in events.column("played_at").to_pylist()} == {1, 5, 13}
+    assert all(t.tzinfo is not None for t in events.column("played_at").to_pylist())
+    assert tracks.to_pylist() == [{"track_id": TRACK, "artist_id": ARTIST}]
+    assert listeners.to_pylist() == [{"user_id": "u1", "country": "BR"}]  # no NULL country
+
+
+def test_a_period_is_replaced_whole_and_the_day_drops_its_partial(warehouse) -> None:
+    with warehouse.begin() as connection:
+        _seed(connection)
+    partial = period_for(DAY + timedelta(hours=12))
+    assert partial == Period("partial", DAY, DAY + timedelta(hours=12))
+    _write(warehouse, partial)
+    assert [row[2:] for row in _rows(warehouse, agg_tracks)] == [(TRACK, 2, 1)]
+    _write(warehouse, partial)  # the next hour's run of the same day, same data: same rows
+    assert len(_rows(warehouse, agg_tracks)) == 1
+
+    day = period_for(DAY + timedelta(days=1))  # the midnight run
+    assert day == Period("day", DAY, DAY + timedelta(days=1))
+    _write(warehouse, day)
+    first = {t.name: _rows(warehouse, t) for t in (agg_tracks, agg_listeners)}
+    assert [row[0] for row in first["agg_tracks"]] == ["day"]
+    assert [row[2:] for row in first["agg_tracks"]] == [(TRACK, 3, 2)]
+    assert [row[2:] for row in first["agg_listeners"]] == [
+        ("u1", 2, 200_000, 2),
+        ("u2", 1, 100_000, 1),
+    ]
+    _write(warehouse, day)
+    assert {t.name: _rows(warehouse, t) for t in (agg_tracks, agg_listeners)} == first
+    with warehouse.connect() as connection:
+        periods = connection.execute(
+            select(aggregation_periods.c.kind, func.count()).group_by(aggregation_periods.c.kind)
+        ).all()
+    assert periods == [("day", 1)]
