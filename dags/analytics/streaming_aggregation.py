@@ -3,10 +3,12 @@
 
 Exact daily listening figures from `listening_events`, and today's so far, every hour.
 
-* **Period**: the run at midnight UTC aggregates the day that just ended (`day`); every other
-  hourly run aggregates today from midnight to the run's interval end (`partial`, replaced each
-  hour and dropped when the day's own run writes the day). Trigger with `day` (YYYY-MM-DD) to
-  aggregate a finished day again, for instance after late files or an erasure.
+* **Period**: the 01:00 UTC run writes yesterday, finished (`day`: an hour after midnight, so
+  the hourly `listening_ingest` that started at midnight has landed the day's last plays); the
+  00:00 run refreshes yesterday's partial; every other run aggregates today from midnight to
+  the run's interval end (`partial`, replaced each hour and dropped when the day is written; a
+  partial never replaces a written day). Trigger with `day` (YYYY-MM-DD, a finished UTC day) to
+  aggregate a day again, for instance after late files or once the catalogue knows more tracks.
 * **Figures** (`spotify_agent.analytics.aggregation`): per artist and country plays, exact
   unique listeners, listening time, timed plays and skips (a timed play under 30 s); per track
   plays and unique listeners; per listener plays, time and sessions (a new session after more
@@ -15,9 +17,11 @@ Exact daily listening figures from `listening_events`, and today's so far, every
 * **Dimensions**: a track counts for the first artist of `catalogue_tracks` (filled by
   `listening_ingest` from the tracks Spotify returns with the plays); a listener counts for the
   country in `listener_profiles` (written by the service's backend), or `ZZ` when unknown.
-* **Bad plays** (a track the catalogue does not know, a negative or over-6-hour `ms_played`,
-  missing fields, duplicates) are quarantined whole with the reason and counted per reason;
-  they change nothing else.
+* **Bad plays** (a track the catalogue does not know, a negative or over-6-hour `ms_played`)
+  are counted per reason in `aggregation_periods` and, by the day's run, quarantined whole with
+  the reason (source `streaming_aggregation:<date>`, replaced when the day is run again); they
+  change nothing else. Listeners being erased are left out of `agg_listeners` and the
+  quarantine, checked again inside the write's transaction.
 * **Idempotent**: the period's rows are replaced in one transaction; a re-run writes the same.
 * **Announces** the finished day through the `aggregation_periods` Asset (`announce_day`,
   skipped for partials).

@@ -24,33 +24,6 @@ GONE = "erase.me-1"  # the id seed_everywhere plants
 KEPT = "erase.me-10"
 
 
-@pytest.fixture(scope="module")
-def airflow_home(airflow_home, tmp_path_factory):
-    """The session's Airflow with this module's own warehouse and object store: the files and
-    requests planted here must not show up in other modules' counts."""
-    import dataclasses
-
-    from spotify_agent.warehouse.engine import make_engine
-    from spotify_agent.warehouse.migrate import upgrade
-
-    root = tmp_path_factory.mktemp("gdpr")
-    warehouse, objects = root / "warehouse.db", root / "objects"
-    objects.mkdir()
-    engine = make_engine(f"sqlite:///{warehouse}")
-    upgrade(engine)
-    engine.dispose()
-    env = {
-        **airflow_home.env,
-        "AIRFLOW_CONN_WAREHOUSE_DEFAULT": json.dumps(
-            {"conn_type": "sqlite", "host": str(warehouse)}
-        ),
-        "AIRFLOW_VAR_OBJECT_STORE_URL": str(objects),
-    }
-    return dataclasses.replace(
-        airflow_home, env=env, warehouse_path=warehouse, objects_path=objects
-    )
-
-
 def _engine(airflow_home):
     return create_engine(f"sqlite:///{airflow_home.warehouse_path}")
 

@@ -110,9 +110,12 @@ def test_recently_played_and_files_land_in_listening_events(
                 select(listening_events.c.track_id).where(listening_events.c.user_id == user)
             ).scalars()
         )
-        catalogue = dict(
-            connection.execute(select(catalogue_tracks.c.track_id, catalogue_tracks.c.artist_id))
-        )
+        catalogue = {
+            track: artist
+            for track, artist in connection.execute(
+                select(catalogue_tracks.c.track_id, catalogue_tracks.c.artist_id)
+            )
+        }
     engine.dispose()
     assert played <= set(catalogue)
     assert all(catalogue[t] == emulator.catalog.tracks[t].artist_ids[0] for t in played)

@@ -133,7 +133,7 @@ def test_bad_plays_are_quarantined_with_their_reason_and_counted(
         reasons = sorted(
             connection.execute(
                 select(quarantine.c.reason, quarantine.c.field).where(
-                    quarantine.c.source == "streaming_aggregation:day:2026-10-01"
+                    quarantine.c.source == "streaming_aggregation:2026-10-01"
                 )
             ).all()
         )
@@ -162,8 +162,17 @@ def test_re_running_the_day_writes_the_same_rows(airflow_home, warehouse, partia
 
 
 def test_a_day_that_is_not_a_date_is_refused_before_the_run(airflow_home) -> None:
-    result = airflow_home.airflow(
-        "dags", "test", "streaming_aggregation", "--conf", '{"day": "yesterday"}'
-    )
+    result = airflow_home.dags_test("streaming_aggregation", {"day": "yesterday"})
     assert result.returncode != 0
     assert "Invalid input for param day" in result.stdout + result.stderr
+
+
+def test_a_day_not_finished_yet_fails_naming_the_field_and_writes_nothing(
+    airflow_home, warehouse
+) -> None:
+    result = airflow_home.dags_test("streaming_aggregation", {"day": "2999-01-01"})
+    assert result.returncode != 0
+    assert "2999-01-01 is not a finished UTC day yet" in result.stdout
+    with warehouse.connect() as connection:
+        starts = connection.execute(select(aggregation_periods.c.period_start)).scalars().all()
+    assert all(start.year < 2999 for start in starts)

@@ -1,13 +1,17 @@
 """Warehouse side of the aggregation: the period's extract, and replacing the period's rows.
 
-A period is ``kind`` "day" (a finished UTC day) or "partial" (today so far). Its rows in every
+A period is ``kind`` "day" (a finished UTC day) or "partial" (a day so far). Its rows in every
 aggregate table are replaced in one transaction, so a re-run writes the same rows and a reader
-never sees half a period; a day's rows replace that day's partial.
+never sees half a period; a day's rows replace that day's partial, and a partial never replaces
+a day that is already written.
+
+A day is finished :data:`SETTLE` after its midnight, once the hourly ingest that started at
+midnight has landed the day's last plays; until then runs refresh its partial.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -25,6 +29,7 @@ from spotify_agent.warehouse.schema import (
     catalogue_tracks,
     listener_profiles,
     listening_events,
+    quarantine,
 )
 
 Kind = Literal["day", "partial"]
@@ -35,6 +40,7 @@ TABLES = {
     "hours": agg_hours,
 }
 QUARANTINE_SOURCE = "streaming_aggregation"
+SETTLE = timedelta(hours=1)
 _BATCH = 50_000
 
 
@@ -50,16 +56,20 @@ class Period:
 
 
 def period_for(interval_end: datetime, day: Any = None) -> Period:
-    """The finished day that ends at ``interval_end`` (midnight), else today so far; ``day``
-    (a date) asks for that finished day instead."""
+    """The period of a run whose interval ends at ``interval_end``: yesterday, finished, at
+    exactly :data:`SETTLE` past midnight; yesterday so far before that; today so far after.
+    ``day`` (a date) asks for that finished day instead."""
     if day is not None:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         return Period("day", start, start + timedelta(days=1))
     # A plain datetime: Airflow hands pendulum ones, whose arithmetic differs in small ways.
     end = datetime.fromtimestamp(interval_end.timestamp(), UTC)
     midnight = end.replace(hour=0, minute=0, second=0, microsecond=0)
-    if end == midnight:
-        return Period("day", midnight - timedelta(days=1), midnight)
+    yesterday = midnight - timedelta(days=1)
+    if end - midnight == SETTLE:
+        return Period("day", yesterday, midnight)
+    if end - midnight < SETTLE:
+        return Period("partial", yesterday, midnight)
     return Period("partial", midnight, end)
 
 
@@ -123,9 +133,13 @@ def replace_period(
     run_id: str,
     trace_id: str,
     at: datetime,
+    without: Collection[str] = (),
 ) -> dict[str, int]:
     """Replace the period's rows in every aggregate table (and, for a day, drop its partial);
-    returns rows written per table."""
+    returns rows written per table. A partial of a day already written is not written. Rows of
+    the listeners in ``without`` (being erased) are left out."""
+    if period.kind == "partial" and _day_written(connection, period.start):
+        return {}
     kinds: tuple[Kind, ...] = ("day", "partial") if period.kind == "day" else ("partial",)
     for table in (*TABLES.values(), aggregation_periods):
         connection.execute(
@@ -134,6 +148,8 @@ def replace_period(
     written = {}
     for name, table in TABLES.items():
         rows = result.tables[name].to_pylist()
+        if name == "users" and without:
+            rows = [row for row in rows if row["user_id"] not in without]
         for start in range(0, len(rows), _BATCH):
             chunk = rows[start : start + _BATCH]
             connection.execute(
@@ -159,14 +175,33 @@ def replace_period(
     return written
 
 
-def rejected_items(result: DayAggregates, period: Period) -> Iterator[QuarantinedItem]:
-    """Each play set aside, whole, with its reason (the quarantine keeps one copy per payload)."""
+def quarantine_source(period: Period) -> str:
+    """One source per day for partials and the day alike: the day's run replaces its rows."""
+    return f"{QUARANTINE_SOURCE}:{period.start.date().isoformat()}"
+
+
+def clear_quarantine(connection: Connection, period: Period) -> int:
+    """Drop what an earlier run of the day set aside (a play of a track the catalogue has come
+    to know since must not stay in quarantine)."""
+    result = connection.execute(
+        delete(quarantine).where(quarantine.c.source == quarantine_source(period))
+    )
+    return int(result.rowcount or 0)
+
+
+def rejected_items(
+    result: DayAggregates, period: Period, *, without: Collection[str] = ()
+) -> Iterator[QuarantinedItem]:
+    """Each play set aside, whole, with its reason; plays of users in ``without`` are left out
+    (users being erased)."""
     for row in result.rejected.to_pylist():
+        if row["user_id"] in without:
+            continue
         reason = row.pop("reason")
         played_at = row["played_at"]
         row["played_at"] = played_at.isoformat() if played_at is not None else None
         yield QuarantinedItem(
-            f"{QUARANTINE_SOURCE}:{period.label}",
+            quarantine_source(period),
             row,
             reason,
             field=_FIELD_OF.get(reason),
@@ -180,6 +215,13 @@ _FIELD_OF = {
     "negative_duration": "ms_played",
     "absurd_duration": "ms_played",
 }
+
+
+def _day_written(connection: Connection, start: datetime) -> bool:
+    query = select(aggregation_periods.c.kind).where(
+        aggregation_periods.c.kind == "day", aggregation_periods.c.period_start == start
+    )
+    return connection.execute(query).first() is not None
 
 
 def _batches(connection: Connection, query: Any) -> Iterator[Sequence[Any]]:

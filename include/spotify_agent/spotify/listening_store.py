@@ -63,7 +63,8 @@ def write_catalogue(
     upsert(
         connection,
         catalogue_tracks,
-        [{**row, "updated_at": at} for row in rows],
+        # In key order: concurrent ingests then lock shared tracks in the same order.
+        [{**row, "updated_at": at} for row in sorted(rows, key=lambda row: str(row["track_id"]))],
         key=("track_id",),
         update=["artist_id", "artist_name", "name", "duration_ms", "updated_at"],
     )

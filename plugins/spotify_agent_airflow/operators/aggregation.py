@@ -26,14 +26,17 @@ class AggregateListeningOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from spotify_agent.analytics.aggregation import aggregate_day
         from spotify_agent.analytics.store import (
+            clear_quarantine,
             extract,
             period_for,
             rejected_items,
             replace_period,
         )
         from spotify_agent.core.quarantine import quarantine_items
+        from spotify_agent.maintenance.erasure import erased_among
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
+        from spotify_agent_airflow.hooks.erasure_key import erasure_key_or_none
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, StreamingAggregationConf)
@@ -46,16 +49,34 @@ class AggregateListeningOperator(BaseOperator):
             events, tracks, listeners, day_start=period.start, day_end=period.end, now=now
         )
         ref = run_ref(context)
+        key = erasure_key_or_none()
         with engine.begin() as connection:
+            # In the write's transaction: an erasure that began after the extract must not get
+            # the listener's rows written back.
+            listeners_seen = {
+                *result.tables["users"].column("user_id").to_pylist(),
+                *(u for u in result.rejected.column("user_id").to_pylist() if u is not None),
+            }
+            erasing = erased_among(connection, listeners_seen, key=key) if key else set()
             written = replace_period(
-                connection, period, result, run_id=ref.run_id, trace_id=ref.trace_id, at=now
+                connection,
+                period,
+                result,
+                run_id=ref.run_id,
+                trace_id=ref.trace_id,
+                at=now,
+                without=erasing,
             )
-            quarantined = quarantine_items(
-                connection, rejected_items(result, period), run=ref, at=now
-            )
+            quarantined = 0
+            if period.kind == "day":  # a partial's bad plays are the day's to keep
+                clear_quarantine(connection, period)
+                quarantined = quarantine_items(
+                    connection, rejected_items(result, period, without=erasing), run=ref, at=now
+                )
             rejected = {f"rejected_{k}": v for k, v in result.rejected_counts.items() if v}
             counts = {
                 "plays": result.plays,
+                "erased_users_left_out": len(erasing),
                 "rows_written": sum(written.values()),
                 "quarantined": quarantined,
                 **rejected,

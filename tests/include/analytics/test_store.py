@@ -46,14 +46,16 @@ def _seed(connection) -> None:
     )
 
 
-def _write(engine, period: Period) -> None:
+def _write(engine, period: Period, without: frozenset[str] = frozenset()) -> None:
     with engine.connect() as connection:
         events, tracks, listeners = extract(connection, period)
     result = aggregate_day(
         events, tracks, listeners, day_start=period.start, day_end=period.end, now=period.end
     )
     with engine.begin() as connection:
-        replace_period(connection, period, result, run_id="r", trace_id="ab" * 16, at=DAY)
+        replace_period(
+            connection, period, result, run_id="r", trace_id="ab" * 16, at=DAY, without=without
+        )
 
 
 def _rows(engine, table) -> list[tuple]:
@@ -68,9 +70,30 @@ def test_the_extract_holds_the_period_and_the_dimensions_it_needs(warehouse) -> 
         events, tracks, listeners = extract(connection, period_for(DAY, date(2026, 10, 2)))
     assert sorted(events.column("user_id").to_pylist()) == ["u1", "u1", "u2"]  # 25 h is tomorrow
     assert {t.hour for t in events.column("played_at").to_pylist()} == {1, 5, 13}
-    assert all(t.tzinfo is not None for t in events.column("played_at").to_pylist())
     assert tracks.to_pylist() == [{"track_id": TRACK, "artist_id": ARTIST}]
     assert listeners.to_pylist() == [{"user_id": "u1", "country": "BR"}]  # no NULL country
+
+
+def test_the_day_is_finished_an_hour_after_midnight_and_refreshed_until_then() -> None:
+    yesterday = Period("day", DAY - timedelta(days=1), DAY)
+    assert period_for(DAY + timedelta(hours=1)) == yesterday
+    # The midnight run: the ingest of yesterday's last hour may still be running.
+    assert period_for(DAY) == Period("partial", yesterday.start, DAY)
+    assert period_for(DAY + timedelta(minutes=30)) == Period("partial", yesterday.start, DAY)
+    assert period_for(DAY + timedelta(hours=2)) == Period("partial", DAY, DAY + timedelta(hours=2))
+
+
+def test_a_late_partial_never_replaces_a_written_day_and_erased_listeners_are_left_out(
+    warehouse,
+) -> None:
+    with warehouse.begin() as connection:
+        _seed(connection)
+    day = Period("day", DAY, DAY + timedelta(days=1))
+    _write(warehouse, day, without={"u2"})
+    assert [row[2] for row in _rows(warehouse, agg_listeners)] == ["u1"]
+    written = _rows(warehouse, agg_tracks)
+    _write(warehouse, Period("partial", DAY, DAY + timedelta(hours=3)))  # a cleared old run
+    assert _rows(warehouse, agg_tracks) == written
 
 
 def test_a_period_is_replaced_whole_and_the_day_drops_its_partial(warehouse) -> None:
@@ -83,7 +106,7 @@ def test_a_period_is_replaced_whole_and_the_day_drops_its_partial(warehouse) -> 
     _write(warehouse, partial)  # the next hour's run of the same day, same data: same rows
     assert len(_rows(warehouse, agg_tracks)) == 1
 
-    day = period_for(DAY + timedelta(days=1))  # the midnight run
+    day = period_for(DAY + timedelta(days=1, hours=1))  # the 01:00 run
     assert day == Period("day", DAY, DAY + timedelta(days=1))
     _write(warehouse, day)
     first = {t.name: _rows(warehouse, t) for t in (agg_tracks, agg_listeners)}
