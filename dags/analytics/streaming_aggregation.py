@@ -7,8 +7,9 @@ Exact daily listening figures from `listening_events`, and today's so far, every
   the hourly `listening_ingest` that started at midnight has landed the day's last plays); the
   00:00 run refreshes yesterday's partial; every other run aggregates today from midnight to
   the run's interval end (`partial`, replaced each hour and dropped when the day is written; a
-  partial never replaces a written day). Trigger with `day` (YYYY-MM-DD, a finished UTC day) to
-  aggregate a day again, for instance after late files or once the catalogue knows more tracks.
+  partial never replaces a written day). A day whose 01:00 run was skipped or failed for good is
+  written by the next run. Trigger with `day` (YYYY-MM-DD, a finished UTC day) to aggregate a
+  day again, for instance after late files or once the catalogue knows more tracks.
 * **Figures** (`spotify_agent.analytics.aggregation`): per artist and country plays, exact
   unique listeners, listening time, timed plays and skips (a timed play under 30 s); per track
   plays and unique listeners; per listener plays, time and sessions (a new session after more

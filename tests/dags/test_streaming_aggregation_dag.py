@@ -76,13 +76,13 @@ def warehouse(airflow_home):
     engine.dispose()
 
 
-def _period_rows(engine, table, kind: str) -> list[tuple]:
+def _period_rows(engine, table, kind: str, start: datetime = DAY) -> list[tuple]:
     with engine.connect() as connection:
         columns = [c for c in table.c if c.name not in ("kind", "period_start")]
         return sorted(
             tuple(row)
             for row in connection.execute(
-                select(*columns).where(table.c.kind == kind, table.c.period_start == DAY)
+                select(*columns).where(table.c.kind == kind, table.c.period_start == start)
             )
         )
 
@@ -105,6 +105,13 @@ def partial_then_day(airflow_home, warehouse):
 def test_the_hourly_partial_counts_today_so_far(partial_then_day) -> None:
     assert partial_then_day["agg_hours"] == [(8, 2), (9, 1)]
     assert partial_then_day["agg_tracks"] == [(T1, 2, 2), (T2, 1, 1)]
+
+
+def test_a_day_whose_own_run_never_came_is_written_by_the_next_run(
+    warehouse, partial_then_day
+) -> None:
+    # No 01:00 run of Oct 1 happened here: the 12:00 run wrote Sep 30 (one play, at 23:59) too.
+    assert _period_rows(warehouse, agg_tracks, "day", DAY - timedelta(days=1)) == [(T1, 1, 1)]
 
 
 def test_the_day_replaces_its_partial_with_exact_counts(warehouse, partial_then_day) -> None:

@@ -73,6 +73,15 @@ def period_for(interval_end: datetime, day: Any = None) -> Period:
     return Period("partial", midnight, end)
 
 
+def missing_day(connection: Connection, period: Period) -> Period | None:
+    """The day before ``period`` when ``period`` is a day's partial past :data:`SETTLE` and that
+    day was never written (its 01:00 run skipped, or failed for good): the run writes it too."""
+    if period.kind != "partial" or period.end - period.start < SETTLE:
+        return None
+    yesterday = Period("day", period.start - timedelta(days=1), period.start)
+    return None if _day_written(connection, yesterday.start) else yesterday
+
+
 def extract(connection: Connection, period: Period) -> tuple[Any, Any, Any]:
     """The period's plays and the dimension rows they need, as Arrow tables."""
     import pyarrow as pa

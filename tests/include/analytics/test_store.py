@@ -83,6 +83,18 @@ def test_the_day_is_finished_an_hour_after_midnight_and_refreshed_until_then() -
     assert period_for(DAY + timedelta(hours=2)) == Period("partial", DAY, DAY + timedelta(hours=2))
 
 
+def test_only_a_day_never_written_is_caught_up(warehouse) -> None:
+    from spotify_agent.analytics.store import missing_day
+
+    today = Period("partial", DAY, DAY + timedelta(hours=5))
+    with warehouse.connect() as connection:
+        assert missing_day(connection, today) == Period("day", DAY - timedelta(days=1), DAY)
+        assert missing_day(connection, Period("day", DAY, DAY + timedelta(days=1))) is None
+    _write(warehouse, Period("day", DAY - timedelta(days=1), DAY))
+    with warehouse.connect() as connection:
+        assert missing_day(connection, today) is None
+
+
 def test_a_late_partial_never_replaces_a_written_day_and_erased_listeners_are_left_out(
     warehouse,
 ) -> None:
