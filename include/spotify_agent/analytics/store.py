@@ -31,6 +31,7 @@ from spotify_agent.warehouse.schema import (
     listening_events,
     quarantine,
 )
+from spotify_agent.warehouse.times import stored_utc
 
 Kind = Literal["day", "partial"]
 TABLES = {
@@ -104,7 +105,7 @@ def extract(connection: Connection, period: Period) -> tuple[Any, Any, Any]:
     for rows in _batches(connection, query):
         for user_id, played_at, track_id, ms_played in rows:
             columns["user_id"].append(user_id)
-            columns["played_at"].append(_utc(played_at))
+            columns["played_at"].append(stored_utc(played_at))
             columns["track_id"].append(track_id)
             columns["ms_played"].append(ms_played)
     events = pa.table(
@@ -245,8 +246,3 @@ def _table(connection: Connection, query: Any, names: tuple[str, str]) -> Any:
     return pa.table(
         {name: pa.array([row[i] for row in rows], pa.string()) for i, name in enumerate(names)}
     )
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; the warehouse stores UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, and_, select
 
@@ -14,6 +14,7 @@ from spotify_agent.warehouse.schema import (
     listening_cursors,
     listening_events,
 )
+from spotify_agent.warehouse.times import stored_utc
 from spotify_agent.warehouse.upsert import upsert
 
 
@@ -41,7 +42,7 @@ def write_events(
             )
         )
         for played_at, track_id in connection.execute(query):
-            existing.add((user_id, _utc(played_at), track_id))
+            existing.add((user_id, stored_utc(played_at), track_id))
     new = [event for event in unique if event.key() not in existing]
     upsert(
         connection,
@@ -115,8 +116,3 @@ def ingested_sizes(connection: Connection, object_keys: Sequence[str]) -> dict[s
 
 def record_file(connection: Connection, row: dict[str, object]) -> None:
     upsert(connection, ingested_files, [row], key=("object_key", "sha256"))
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes (stored as UTC).
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -25,6 +25,7 @@ class AggregateListeningOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from spotify_agent.analytics.store import missing_day, period_for
+        from spotify_agent_airflow.hooks.erasure_key import erasure_key_or_none
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, StreamingAggregationConf)
@@ -33,13 +34,16 @@ class AggregateListeningOperator(BaseOperator):
         with engine.connect() as connection:
             # Yesterday, when its 01:00 run was skipped or failed for good.
             late_day = missing_day(connection, period) if conf.day is None else None
-        done = [self._aggregate(context, engine, late_day)] if late_day else []
-        done.append(self._aggregate(context, engine, period))
+        key = erasure_key_or_none()
+        done = [self._aggregate(context, engine, late_day, key)] if late_day else []
+        done.append(self._aggregate(context, engine, period, key))
         # What announce_day reads: the finished day written, if any.
         days = [d for d in done if d["kind"] == "day"]
         return days[-1] if days else done[-1]
 
-    def _aggregate(self, context: Any, engine: Any, period: Any) -> dict[str, Any]:
+    def _aggregate(
+        self, context: Any, engine: Any, period: Any, key: bytes | None
+    ) -> dict[str, Any]:
         from spotify_agent.analytics.aggregation import aggregate_day
         from spotify_agent.analytics.store import (
             clear_quarantine,
@@ -51,7 +55,6 @@ class AggregateListeningOperator(BaseOperator):
         from spotify_agent.maintenance.erasure import erased_among
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
-        from spotify_agent_airflow.hooks.erasure_key import erasure_key_or_none
 
         with engine.connect() as connection:
             events, tracks, listeners = extract(connection, period)
@@ -60,7 +63,6 @@ class AggregateListeningOperator(BaseOperator):
             events, tracks, listeners, day_start=period.start, day_end=period.end, now=now
         )
         ref = run_ref(context)
-        key = erasure_key_or_none()
         with engine.begin() as connection:
             # In the write's transaction: an erasure that began after the extract must not get
             # the listener's rows written back.
