@@ -24,3 +24,5 @@ LISTENING_EVENTS = _table("listening_events")
 PLAYLIST_SYNCS = _table("playlist_syncs")
 # Updated when a finished day's aggregates are written (not by the hourly partials).
 LISTENING_AGGREGATES = _table("aggregation_periods")
+# Updated by each trend_detection run; the event's extra names the significant trends.
+LISTENING_TRENDS = _table("listening_trends")

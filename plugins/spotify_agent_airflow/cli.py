@@ -27,6 +27,7 @@ DEMO_DAGS: tuple[str, ...] = (
     "health_check",
     "listening_ingest",
     "streaming_aggregation",
+    "trend_detection",
     "artist_monitoring",
     "playlist_update",
     "content_generation",

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
 from spotify_agent.core.run_conf import RunConf
+
+
+def _finished(value: date | None) -> date | None:
+    if value is not None and value >= datetime.now(UTC).date():
+        raise ValueError(f"{value} is not a finished UTC day yet")
+    return value
+
+
+FinishedDay = Annotated[date | None, AfterValidator(_finished)]
 
 
 class StreamingAggregationConf(RunConf):
     """Run conf of the ``streaming_aggregation`` DAG."""
 
-    day: date | None = Field(
+    day: FinishedDay = Field(
         default=None,
         description=(
             "Aggregate this finished UTC day again (YYYY-MM-DD). Default: the run's own period: "
@@ -21,9 +31,26 @@ class StreamingAggregationConf(RunConf):
         ),
     )
 
-    @field_validator("day")
-    @classmethod
-    def _finished(cls, value: date | None) -> date | None:
-        if value is not None and value >= datetime.now(UTC).date():
-            raise ValueError(f"{value} is not a finished UTC day yet")
-        return value
+
+class TrendDetectionConf(RunConf):
+    """Run conf of the ``trend_detection`` DAG."""
+
+    day: FinishedDay = Field(
+        default=None,
+        description=(
+            "Detect trends for this aggregated UTC day (YYYY-MM-DD). Default: the days whose "
+            "aggregates triggered the run, else the latest aggregated day."
+        ),
+    )
+    min_plays: int = Field(
+        default=50,
+        ge=1,
+        le=1_000_000,
+        description="Support: plays a day (today for rising, the baseline median for falling).",
+    )
+    z_threshold: float = Field(
+        default=5.0,
+        ge=2.0,
+        le=50.0,
+        description="Robust score (plays against the 28-day median, in MAD units) to report.",
+    )

@@ -2,7 +2,9 @@
 
 Facts come from ``artist_snapshots`` (followers and popularity at the first and last snapshot of
 the week), ``artist_events`` (new releases) and ``artist_releases`` (their names). The text is
-Markdown, one line per sentence; artists are ordered by news, then by follower change.
+Markdown, one line per sentence; artists are ordered by news, then by follower change. A second
+part names the artists whose plays on this service moved most (``listening_trends``, significant
+trends only, each artist's strongest of the week).
 """
 
 from __future__ import annotations
@@ -11,10 +13,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from spotify_agent.content.text import Draft, Sentence, plural
-from spotify_agent.warehouse.schema import artist_events, artist_releases, artist_snapshots
+from spotify_agent.warehouse.schema import (
+    artist_events,
+    artist_releases,
+    artist_snapshots,
+    catalogue_tracks,
+    listening_trends,
+)
 
 SUBJECT_TYPE = "artist_digest"
 # The digest names at most this many artists; the heading counts all of them.
@@ -96,12 +104,63 @@ def artist_weeks(connection: Connection, *, start: date, end: date) -> list[Arti
     return weeks
 
 
+@dataclass(frozen=True)
+class TrendingArtist:
+    artist_id: str
+    name: str
+    kind: str  # rising, falling or new
+    day: date
+    plays: int
+    baseline_median: float
+    ratio: float | None
+    wow_growth: float | None
+
+
+def trending_artists(connection: Connection, *, start: date, end: date) -> list[TrendingArtist]:
+    """The significant artist trends of ``[start, end)``, each artist's strongest, strongest
+    first; names from the catalogue (the artist id when it has none)."""
+    names = (
+        select(catalogue_tracks.c.artist_id, func.max(catalogue_tracks.c.artist_name).label("name"))
+        .group_by(catalogue_tracks.c.artist_id)
+        .subquery()
+    )
+    query = (
+        select(listening_trends, names.c.name)
+        .outerjoin(names, names.c.artist_id == listening_trends.c.entity_id)
+        .where(
+            listening_trends.c.entity_type == "artist",
+            listening_trends.c.significant.is_(True),
+            listening_trends.c.day >= start,
+            listening_trends.c.day < end,
+        )
+        .order_by(func.abs(listening_trends.c.robust_z).desc(), listening_trends.c.entity_id)
+    )
+    strongest: dict[str, TrendingArtist] = {}
+    for row in connection.execute(query).mappings():
+        if row["entity_id"] in strongest:
+            continue
+        strongest[row["entity_id"]] = TrendingArtist(
+            artist_id=row["entity_id"],
+            name=row["name"] or row["entity_id"],
+            kind=row["kind"],
+            day=row["day"],
+            plays=int(row["plays"]),
+            baseline_median=float(row["baseline_median"]),
+            ratio=row["ratio"],
+            wow_growth=row["wow_growth"],
+        )
+    return list(strongest.values())
+
+
 def _int(value: object) -> int | None:
     return None if value is None else int(value)  # type: ignore[call-overload]
 
 
-def artist_digest(weeks: list[ArtistWeek], *, week: str) -> Draft:
-    """The digest as Markdown: a heading with the totals, then one line per artist with news."""
+def artist_digest(
+    weeks: list[ArtistWeek], *, week: str, trending: list[TrendingArtist] | None = None
+) -> Draft:
+    """The digest as Markdown: a heading with the totals, then one line per artist with news,
+    then the artists trending on the service."""
     releases = sum(len(artist.new_releases) for artist in weeks)
     sentences = [
         Sentence.render(
@@ -159,4 +218,41 @@ def artist_digest(weeks: list[ArtistWeek], *, week: str) -> Draft:
             )
     if not newsworthy:
         sentences.append(Sentence.render("No watched artist released or moved this week."))
+    if trending:
+        sentences.append(Sentence.render("## Trending on the service"))
+        sentences.extend(_trend_sentence(artist) for artist in trending[:MAX_ARTISTS])
     return Draft(SUBJECT_TYPE, week, week, tuple(sentences), separator="\n")
+
+
+def _trend_sentence(artist: TrendingArtist) -> Sentence:
+    day = artist.day.isoformat()
+    if artist.kind == "new":
+        return Sentence.render(
+            "- {artist} is new here: {plays} plays on {day}.",
+            artist=artist.name,
+            plays=artist.plays,
+            day=day,
+        )
+    if artist.kind == "falling":
+        return Sentence.render(
+            "- {artist} fell to {plays} plays on {day}, from a 28-day median of {median}.",
+            artist=artist.name,
+            plays=artist.plays,
+            day=day,
+            median=artist.baseline_median,
+        )
+    if artist.ratio is not None and artist.ratio >= 1.5:
+        return Sentence.render(
+            "- {artist} rose to {plays} plays on {day}, {ratio} times the 28-day median.",
+            artist=artist.name,
+            plays=artist.plays,
+            day=day,
+            ratio=artist.ratio,
+        )
+    return Sentence.render(
+        "- {artist} grew {pct}% week over week, to {plays} plays on {day}.",
+        artist=artist.name,
+        pct=round(100 * (artist.wow_growth or 0.0), 1),
+        plays=artist.plays,
+        day=day,
+    )

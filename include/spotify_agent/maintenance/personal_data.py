@@ -364,4 +364,5 @@ HOLDS_NO_USER_ID: dict[str, str] = {
     "agg_tracks": "counts per track",
     "agg_hours": "counts per hour",
     "aggregation_periods": "counts per period and reason",
+    "listening_trends": "counts per artist or track and day",
 }

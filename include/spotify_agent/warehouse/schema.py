@@ -459,3 +459,33 @@ aggregation_periods = Table(
     Column("computed_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("kind", "period_start", name="pk_aggregation_periods"),
 )
+
+
+# --- trend_detection (migration 0010) ---------------------------------------------------------
+
+listening_trends = Table(
+    "listening_trends",
+    metadata,
+    # One row per trend found for a day, with the numbers behind it (analytics.trends); a re-run
+    # replaces the day's rows.
+    Column("day", Date, nullable=False),
+    Column("entity_type", String(8), nullable=False),
+    Column("entity_id", String(22), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("plays", BigInteger, nullable=False),
+    Column("listeners", BigInteger, nullable=False),
+    Column("baseline_median", Float, nullable=False),
+    Column("baseline_mad", Float, nullable=False),
+    Column("baseline_days", Integer, nullable=False),
+    Column("robust_z", Float, nullable=False),
+    Column("ratio", Float, nullable=True),
+    Column("last_7d_plays", BigInteger, nullable=False),
+    Column("prev_7d_plays", BigInteger, nullable=True),
+    Column("wow_growth", Float, nullable=True),
+    Column("wow_z", Float, nullable=True),
+    Column("significant", Boolean, nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("day", "entity_type", "entity_id", name="pk_listening_trends"),
+)

@@ -121,4 +121,8 @@ class AnnounceDayOperator(BaseOperator):
         written = context["ti"].xcom_pull(task_ids=self.aggregate_task_id) or {}
         if written.get("kind") != "day":
             raise AirflowSkipException("an hourly partial: the day is not finished")
-        return str(written["period_start"])
+        day = str(written["period_start"])[:10]
+        # Consumers (trend_detection) read which day is finished from the event.
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = {"day": day}
+        return day

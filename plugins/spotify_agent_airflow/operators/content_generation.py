@@ -162,7 +162,12 @@ class WriteArtistDigestOperator(BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from spotify_agent.content.digest import artist_digest, artist_weeks, last_complete_week
+        from spotify_agent.content.digest import (
+            artist_digest,
+            artist_weeks,
+            last_complete_week,
+            trending_artists,
+        )
         from spotify_agent.content.store import set_status, store_draft
         from spotify_agent.core.objects import ensure_parent
         from spotify_agent_airflow.audit import audit_action
@@ -177,7 +182,11 @@ class WriteArtistDigestOperator(BaseOperator):
         start, end, week = last_complete_week(interval_end(context))
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
         with engine.connect() as connection:
-            draft = artist_digest(artist_weeks(connection, start=start, end=end), week=week)
+            draft = artist_digest(
+                artist_weeks(connection, start=start, end=end),
+                week=week,
+                trending=trending_artists(connection, start=start, end=end),
+            )
         key = f"{DIGEST_PREFIX}/{week}.md"
         path = object_store_root() / key
         ensure_parent(path)

@@ -6,7 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert
 
-from spotify_agent.content.digest import artist_digest, artist_weeks, last_complete_week
+from spotify_agent.content.digest import (
+    artist_digest,
+    artist_weeks,
+    last_complete_week,
+    trending_artists,
+)
 from spotify_agent.content.playlists import (
     PlaylistFacts,
     TrackName,
@@ -19,7 +24,9 @@ from spotify_agent.warehouse.schema import (
     artist_events,
     artist_releases,
     artist_snapshots,
+    catalogue_tracks,
     listening_events,
+    listening_trends,
 )
 
 END = datetime(2026, 11, 25, tzinfo=UTC)
@@ -154,3 +161,49 @@ def test_counts_of_one_read_as_english() -> None:
         "The 1 most played track of the last 1 day. 1 play by 1 listener. "
         "No. 1: Solo by One, played 1 time."
     )
+
+
+def test_the_digest_names_the_week_s_significant_artist_trends(warehouse) -> None:
+    monday, next_monday, week = date(2026, 11, 16), date(2026, 11, 23), "2026-W47"
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+
+    def trend(artist: str, day: date, kind: str, plays: int, z: float, **numbers) -> dict:
+        return {
+            "day": day, "entity_type": "artist", "entity_id": artist, "kind": kind,
+            "plays": plays, "listeners": plays // 2, "baseline_median": numbers.get("median", 100.0),
+            "baseline_mad": 5.0, "baseline_days": 28, "robust_z": z,
+            "ratio": numbers.get("ratio"), "last_7d_plays": 7 * plays, "prev_7d_plays": None,
+            "wow_growth": numbers.get("wow"), "wow_z": None,
+            "significant": numbers.get("significant", True),
+            "run_id": "r", "trace_id": "t" * 32, "detected_at": now,
+        }  # fmt: skip
+
+    with warehouse.begin() as connection:
+        connection.execute(
+            insert(catalogue_tracks),
+            [{"track_id": "t" * 22, "artist_id": "r" * 22, "artist_name": "Riser",
+              "name": "Up", "duration_ms": 1, "updated_at": now}],
+        )  # fmt: skip
+        connection.execute(
+            insert(listening_trends),
+            [
+                trend("r" * 22, monday + timedelta(days=1), "rising", 400, 12.0, ratio=4.0),
+                trend("r" * 22, monday + timedelta(days=2), "rising", 300, 9.0, ratio=3.0),
+                trend("f" * 22, monday + timedelta(days=3), "falling", 10, -9.5, median=200.0),
+                trend("n" * 22, monday + timedelta(days=4), "new", 250, 250.0),
+                trend(
+                    "w" * 22, monday + timedelta(days=5), "rising", 160, 8.5, ratio=1.2, wow=0.45
+                ),
+                trend("q" * 22, monday + timedelta(days=5), "rising", 90, 6.0, significant=False),
+                trend("o" * 22, next_monday, "rising", 900, 30.0, ratio=9.0),  # next week
+            ],
+        )
+        trending = trending_artists(connection, start=monday, end=next_monday)
+    draft = artist_digest([], week=week, trending=trending)
+    assert draft.text.splitlines()[2:] == [
+        "## Trending on the service",
+        f"- {'n' * 22} is new here: 250 plays on 2026-11-20.",
+        "- Riser rose to 400 plays on 2026-11-17, 4.0 times the 28-day median.",
+        f"- {'f' * 22} fell to 10 plays on 2026-11-19, from a 28-day median of 200.0.",
+        f"- {'w' * 22} grew 45.0% week over week, to 160 plays on 2026-11-21.",
+    ]

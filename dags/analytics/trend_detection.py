@@ -1,0 +1,54 @@
+"""
+### trend_detection
+
+Rising, falling and new artists and tracks, each day, against their trailing 28 days.
+
+* **Runs** when `streaming_aggregation` writes a finished day (the `aggregation_periods`
+  Asset), for the day(s) its events announce; or when triggered, for `day` (default: the latest
+  aggregated day).
+* **Rules** (`spotify_agent.analytics.trends`): a robust score, the day's plays against the
+  median of the aggregated days of the previous 28 in units of 1.4826 x MAD (never less than
+  Poisson noise); `rising` at `z_threshold` (default 5) and 1.5x the median, or a week-over-week
+  climb of 30% that is 5 standard deviations of Poisson noise; `falling` the mirror image;
+  `new` for no play in the baseline; each needs `min_plays` (default 50) a day of support and
+  14 aggregated baseline days. Flat noise gives fewer than 1 false trend in 10,000.
+* **Rows** (`listening_trends`): one per trend with the numbers behind it (plays, listeners,
+  baseline median, MAD and days, z, ratio, 7-day sums, week-over-week growth and its z,
+  `significant`). A re-run replaces the day's rows in one transaction with its audit row.
+* **Event**: the `listening_trends` Asset event's extra names the significant trends (|z| >= 8,
+  new entries with 200 plays); `content_generation` runs on it, and each run's counts are
+  statsd metrics (`spotify_agent.trends_detected.*`) to alert on.
+* **Too little history** (fewer than 14 aggregated days before the day): no trend, the audit
+  row says why (`skipped`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import dag
+
+from spotify_agent.analytics.confs import TrendDetectionConf
+from spotify_agent_airflow.assets import LISTENING_AGGREGATES, LISTENING_TRENDS
+from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.deadlines import run_deadline
+from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.operators.trend_detection import DetectTrendsOperator
+
+
+@dag(
+    schedule=LISTENING_AGGREGATES,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    **run_deadline(timedelta(minutes=30)),
+    default_args=default_args(execution_timeout=timedelta(minutes=20)),
+    params=conf_params(TrendDetectionConf),
+    tags=["analytics"],
+    doc_md=__doc__,
+)
+def trend_detection() -> None:
+    DetectTrendsOperator(task_id="detect", outlets=[LISTENING_TRENDS])
+
+
+trend_detection()
