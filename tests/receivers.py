@@ -266,3 +266,49 @@ def run_otlp_receiver() -> Iterator[OtlpReceiver]:
     receiver = OtlpReceiver()
     with _serve(_otlp_handler(receiver)) as receiver.url:
         yield receiver
+
+
+@dataclass
+class SmtpReceiver:
+    """A real SMTP server on loopback (aiosmtpd): every message it accepts is kept, parsed."""
+
+    port: int = 0
+    messages: list[Any] = field(default_factory=list)
+
+    def connection(self) -> dict[str, Any]:
+        """An Airflow SMTP connection to this server: plain SMTP, no TLS, no login."""
+        return {
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "reports@example.com",
+                      "retry_limit": 1, "timeout": 10},
+        }  # fmt: skip
+
+
+@contextmanager
+def run_smtp_receiver() -> Iterator[SmtpReceiver]:
+    import email
+    import email.policy
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    receiver = SmtpReceiver()
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+            receiver.messages.append(message)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        receiver.port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=receiver.port)
+    controller.start()
+    try:
+        yield receiver
+    finally:
+        controller.stop()

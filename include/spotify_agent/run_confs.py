@@ -6,7 +6,11 @@ the DAG policy tests check each DAG's Params against its model. A new DAG adds i
 
 from __future__ import annotations
 
-from spotify_agent.analytics.confs import StreamingAggregationConf, TrendDetectionConf
+from spotify_agent.analytics.confs import (
+    ReportingConf,
+    StreamingAggregationConf,
+    TrendDetectionConf,
+)
 from spotify_agent.content.confs import ContentGenerationConf
 from spotify_agent.core.run_conf import RunConf
 from spotify_agent.maintenance.confs import (
@@ -32,4 +36,5 @@ CONF_MODELS: dict[str, type[RunConf]] = {
     "gdpr_erasure": GdprErasureConf,
     "streaming_aggregation": StreamingAggregationConf,
     "trend_detection": TrendDetectionConf,
+    "reporting": ReportingConf,
 }

@@ -26,3 +26,5 @@ PLAYLIST_SYNCS = _table("playlist_syncs")
 LISTENING_AGGREGATES = _table("aggregation_periods")
 # Updated by each trend_detection run; the event's extra names the significant trends.
 LISTENING_TRENDS = _table("listening_trends")
+# Updated when reporting writes a report; the event's extra names each report and its URL.
+LISTENING_REPORTS = _table("reports")

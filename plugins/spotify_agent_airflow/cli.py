@@ -28,6 +28,7 @@ DEMO_DAGS: tuple[str, ...] = (
     "listening_ingest",
     "streaming_aggregation",
     "trend_detection",
+    "reporting",
     "artist_monitoring",
     "playlist_update",
     "content_generation",

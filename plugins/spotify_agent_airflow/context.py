@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from spotify_agent.core.trace import InvalidTraceId, resolve_trace_id
@@ -51,3 +51,16 @@ def interval_end(context: Any) -> datetime:
     if end is not None:
         return end
     return run_time(context).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def announced_days(context: Any) -> list[date]:
+    """The days the run's triggering Asset events announce in their extra (``day``: one date,
+    ``days``: several; the analytics families' events), oldest first, each once. Several
+    events can trigger one run (a day written late, then the next one)."""
+    days: set[date] = set()
+    for events in (context.get("triggering_asset_events") or {}).values():
+        for asset_event in events:
+            extra = asset_event.extra or {}
+            values = [extra["day"]] if extra.get("day") else list(extra.get("days") or [])
+            days.update(date.fromisoformat(str(value)) for value in values)
+    return sorted(days)

@@ -1,12 +1,14 @@
 """The analytics chain under a real scheduler: a finished day written by streaming_aggregation
 announces itself through its Asset, trend_detection runs for that day and announces the
-significant trends in its own Asset event."""
+significant trends in its own Asset event, reporting writes the day's report, which the API
+server serves to a signed-in user from the task's extra link."""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
@@ -18,6 +20,7 @@ from spotify_agent.warehouse.schema import (
     catalogue_tracks,
     listening_events,
     listening_trends,
+    reports,
 )
 from tests.e2e.conftest import airflow_until_ok
 
@@ -68,39 +71,54 @@ def _seed(engine) -> None:
         )  # fmt: skip
 
 
-def _wait_for_trend_audit(engine, timeout_s: float = 240) -> None:
+def _wait_for(engine, query, what: str, timeout_s: float = 240) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with engine.connect() as connection:
-            found = connection.execute(
-                select(audit_log.c.outcome).where(
-                    audit_log.c.action == "trends_detected",
-                    audit_log.c.entity_key == DAY.isoformat(),
-                )
-            ).first()
-        if found:
-            return
+            if connection.execute(query).first():
+                return
         time.sleep(2)
-    pytest.fail(f"trend_detection did not run for {DAY} within {timeout_s}s")
+    pytest.fail(f"{what} within {timeout_s}s")
 
 
-def test_a_finished_day_triggers_trend_detection_for_that_day(
-    airflow_home, running_airflow, api
-) -> None:
+def _report_link(api, ending: str, timeout_s: float = 60) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for run in api.request("GET", "/dags/reporting/dagRuns").json()["dag_runs"]:
+            path = f"/dags/reporting/dagRuns/{run['dag_run_id']}/taskInstances/build/links"
+            url = api.request("GET", path).json()["extra_links"].get("Daily report")
+            if url and url.endswith(ending):
+                return str(url)
+        time.sleep(2)
+    pytest.fail(f"no reporting run links to {ending} within {timeout_s}s")
+
+
+def test_a_finished_day_is_detected_reported_and_served(airflow_home, running_airflow, api) -> None:
     env, _ = running_airflow
     engine = create_engine(f"sqlite:///{airflow_home.warehouse_path}")
     _seed(engine)
-    airflow_until_ok(env, "dags", "unpause", "trend_detection")
-    airflow_until_ok(env, "dags", "unpause", "streaming_aggregation")
+    for dag_id in ("reporting", "trend_detection", "streaming_aggregation"):
+        airflow_until_ok(env, "dags", "unpause", dag_id)
     try:
         # As the backend would re-aggregate a day: trend_detection is never triggered by hand.
         airflow_until_ok(
             env, "dags", "trigger", "streaming_aggregation", "--conf", f'{{"day": "{DAY}"}}'
         )
-        _wait_for_trend_audit(engine)
+        _wait_for(
+            engine,
+            select(audit_log.c.id).where(
+                audit_log.c.action == "trends_detected", audit_log.c.entity_key == DAY.isoformat()
+            ),
+            f"trend_detection did not run for {DAY}",
+        )
     finally:
         # Its hourly schedule would otherwise keep running beside the other tests.
         airflow_until_ok(env, "dags", "pause", "streaming_aggregation")
+    _wait_for(
+        engine,
+        select(reports.c.label).where(reports.c.kind == "daily", reports.c.label == str(DAY)),
+        f"reporting did not report on {DAY}",
+    )
     with engine.connect() as connection:
         trends = {
             (row.entity_type, row.entity_id): (row.kind, row.plays, row.significant)
@@ -117,9 +135,22 @@ def test_a_finished_day_triggers_trend_detection_for_that_day(
     events = api.request(
         "GET", "/assets/events", params={"source_dag_id": "trend_detection"}
     ).json()["asset_events"]
-    extra = events[-1]["extra"]
-    assert extra["days"] == [DAY.isoformat()] and extra["significant"] == 2
+    # The scheduled run of streaming_aggregation may have announced another day meanwhile.
+    (extra,) = [e["extra"] for e in events if e["extra"].get("days") == [DAY.isoformat()]]
+    assert extra["significant"] == 2
     assert {(t["entity_id"], t["kind"]) for t in extra["top"]} == {
         (TRACK, "new"),
         (ARTIST, "rising"),
     }
+    # The report, from the build task's extra link, as a person clicking it would get it (the
+    # link is stored when the task ends, a moment after the report's row).
+    url = _report_link(api, f"/reports/daily/{DAY}/report.html")
+    page = httpx.get(url, headers={"Authorization": f"Bearer {api.token}"}, timeout=30)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "400 plays by 400 listeners" in page.text
+    extract = httpx.get(url.replace("report.html", "movers.csv"), cookies={"_token": api.token}, timeout=30)  # fmt: skip
+    assert extract.status_code == 200 and TRACK in extract.text
+    # Signed out: nothing.
+    assert httpx.get(url, timeout=30).status_code == 401
+    index = httpx.get(url.split("/daily/")[0] + "/", cookies={"_token": api.token}, timeout=30)
+    assert f'href="daily/{DAY}/report.html"' in index.text

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from spotify_agent.core.run_conf import RunConf
 
@@ -53,4 +53,39 @@ class TrendDetectionConf(RunConf):
         ge=2.0,
         le=50.0,
         description="Robust score (plays against the 28-day median, in MAD units) to report.",
+    )
+
+
+# Deliberately simple: an address with one @ and a dot in the domain; the SMTP server decides.
+EmailAddress = Annotated[str, StringConstraints(pattern=r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")]
+
+
+class ReportingConf(RunConf):
+    """Run conf of the ``reporting`` DAG."""
+
+    day: FinishedDay = Field(
+        default=None,
+        description=(
+            "Report on this finished UTC day (YYYY-MM-DD), or on its ISO week. Default: the days "
+            "whose trends triggered the run, else the latest aggregated day."
+        ),
+    )
+    period: Literal["auto", "daily", "weekly"] = Field(
+        default="auto",
+        description=(
+            "daily, weekly, or auto: the daily report, and the weekly one when the day is a "
+            "Sunday (the ISO week is complete)."
+        ),
+    )
+    email_to: list[EmailAddress] = Field(
+        default_factory=list,
+        max_length=50,
+        description=(
+            "Send the reports to these addresses (through the smtp_reports connection). "
+            "Default: the report_recipients variable (comma-separated), else no e-mail."
+        ),
+    )
+    resend: bool = Field(
+        default=False,
+        description="E-mail a report again even if the same text already went to the same people.",
     )

@@ -200,3 +200,29 @@ def _weeks(plays: np.ndarray, days: list[date], day: date) -> tuple[np.ndarray, 
     if len(last) < 7 or any(d not in index for d in prev_days):
         return last_7d, None
     return last_7d, plays[:, [index[d] for d in prev_days]].sum(axis=1)
+
+
+def describe_trend(
+    name: str,
+    kind: str,
+    *,
+    day: date,
+    plays: int,
+    baseline_median: float,
+    ratio: float | None,
+    wow_growth: float | None,
+    min_ratio: float = TrendRules.min_ratio,
+) -> tuple[str, dict[str, int | float | str]]:
+    """A sentence template and its facts for one trend, as the digest and the report state it
+    (``{name}`` etc. are filled by the caller, who formats the numbers)."""
+    facts: dict[str, int | float | str] = {"name": name, "plays": plays, "day": day.isoformat()}
+    if kind == "new":
+        return "{name} is new here: {plays} plays on {day}.", facts
+    if kind == "falling":
+        facts["median"] = baseline_median
+        return "{name} fell to {plays} plays on {day}, from a 28-day median of {median}.", facts
+    if ratio is not None and ratio >= min_ratio:
+        facts["ratio"] = ratio
+        return "{name} rose to {plays} plays on {day}, {ratio} times the 28-day median.", facts
+    facts["pct"] = round(100 * (wow_growth or 0.0), 1)
+    return "{name} grew {pct}% week over week, to {plays} plays on {day}.", facts

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, func, select
 
+from spotify_agent.analytics.trends import describe_trend
 from spotify_agent.content.text import Draft, Sentence, plural
 from spotify_agent.warehouse.schema import (
     artist_events,
@@ -225,34 +226,13 @@ def artist_digest(
 
 
 def _trend_sentence(artist: TrendingArtist) -> Sentence:
-    day = artist.day.isoformat()
-    if artist.kind == "new":
-        return Sentence.render(
-            "- {artist} is new here: {plays} plays on {day}.",
-            artist=artist.name,
-            plays=artist.plays,
-            day=day,
-        )
-    if artist.kind == "falling":
-        return Sentence.render(
-            "- {artist} fell to {plays} plays on {day}, from a 28-day median of {median}.",
-            artist=artist.name,
-            plays=artist.plays,
-            day=day,
-            median=artist.baseline_median,
-        )
-    if artist.ratio is not None and artist.ratio >= 1.5:
-        return Sentence.render(
-            "- {artist} rose to {plays} plays on {day}, {ratio} times the 28-day median.",
-            artist=artist.name,
-            plays=artist.plays,
-            day=day,
-            ratio=artist.ratio,
-        )
-    return Sentence.render(
-        "- {artist} grew {pct}% week over week, to {plays} plays on {day}.",
-        artist=artist.name,
-        pct=round(100 * (artist.wow_growth or 0.0), 1),
+    template, facts = describe_trend(
+        artist.name,
+        artist.kind,
+        day=artist.day,
         plays=artist.plays,
-        day=day,
+        baseline_median=artist.baseline_median,
+        ratio=artist.ratio,
+        wow_growth=artist.wow_growth,
     )
+    return Sentence.render("- " + template, **facts)

@@ -365,4 +365,5 @@ HOLDS_NO_USER_ID: dict[str, str] = {
     "agg_hours": "counts per hour",
     "aggregation_periods": "counts per period and reason",
     "listening_trends": "counts per artist or track and day",
+    "reports": "report records; recipients are the service's staff, not listeners",
 }

@@ -489,3 +489,30 @@ listening_trends = Table(
     Column("detected_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("day", "entity_type", "entity_id", name="pk_listening_trends"),
 )
+
+
+# --- reporting (migration 0011) ---------------------------------------------------------------
+
+reports = Table(
+    "reports",
+    metadata,
+    # One row per report (daily: the date, weekly: the ISO week), replaced by a re-run.
+    Column("kind", String(8), nullable=False),
+    Column("label", String(10), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    # The report and its CSV extracts live under this object-store prefix.
+    Column("object_prefix", String(250), nullable=False),
+    Column("html_sha256", String(64), nullable=False),
+    Column("html_bytes", Integer, nullable=False),
+    Column("headline", JSON, nullable=False),
+    Column("quality_flagged", Boolean, nullable=False),
+    # What was last e-mailed, to whom: a re-run does not send the same report again.
+    Column("emailed_sha256", String(64), nullable=True),
+    Column("emailed_to", JSON, nullable=True),
+    Column("emailed_at", DateTime(timezone=True), nullable=True),
+    Column("run_id", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("kind", "label", name="pk_reports"),
+)

@@ -39,6 +39,7 @@ from spotify_agent_airflow.context import trace_id_for
 from spotify_agent_airflow.hooks.cache import CacheHook
 from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 from spotify_agent_airflow.object_store import object_store_root
+from spotify_agent_airflow.urls import api_base_url
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +89,6 @@ def _spotify_hook(conn_id: str) -> Any:
     from spotify_agent_airflow.hooks.spotify import SpotifyHook
 
     return SpotifyHook(conn_id)
-
-
-def api_base_url() -> str:
-    """The API server's base URL: ``[api] base_url``, else the execution API's host."""
-    base = conf.get("api", "base_url", fallback="") or ""
-    if base:
-        return base
-    execution = conf.get("core", "execution_api_server_url", fallback="") or ""
-    return execution.removesuffix("/").removesuffix("/execution") or "http://localhost:8080"
 
 
 def _task_volumes() -> dict[str, str]:

@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 
 from spotify_agent.analytics.confs import TrendDetectionConf
 from spotify_agent_airflow.conf import read_conf
+from spotify_agent_airflow.context import announced_days
 
 log = logging.getLogger(__name__)
 # The significant trends an Asset event names (the table has them all).
@@ -17,7 +18,8 @@ EVENT_TRENDS = 20
 
 
 class DetectTrendsOperator(BaseOperator):
-    """Detects artist and track trends for each day to look at (``days_to_detect``), replaces
+    """Detects artist and track trends for each day to look at (the conf's ``day``, else the
+    days the triggering events announce, else the latest aggregated day), replaces
     each day's ``listening_trends`` rows in one transaction with its audit row, and puts the
     significant ones in the extra of its outlet's Asset event."""
 
@@ -35,7 +37,7 @@ class DetectTrendsOperator(BaseOperator):
         conf = read_conf(context, TrendDetectionConf)
         rules = replace(TrendRules(), min_plays=conf.min_plays, z_threshold=conf.z_threshold)
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
-        days = days_to_detect(context, conf.day)
+        days = [conf.day] if conf.day else announced_days(context)
         if not days:
             with engine.connect() as connection:
                 latest = latest_aggregated_day(connection)
@@ -122,17 +124,3 @@ class DetectTrendsOperator(BaseOperator):
                 if t.significant
             ],
         }
-
-
-def days_to_detect(context: Any, day: date | None) -> list[date]:
-    """The conf's ``day``; else the days the triggering ``aggregation_periods`` events announced
-    (several when the aggregation wrote a missed day too), oldest first."""
-    if day is not None:
-        return [day]
-    announced = set()
-    for events in (context.get("triggering_asset_events") or {}).values():
-        for asset_event in events:
-            value = (asset_event.extra or {}).get("day")
-            if value:
-                announced.add(date.fromisoformat(value))
-    return sorted(announced)

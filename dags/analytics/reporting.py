@@ -1,0 +1,56 @@
+"""
+### reporting
+
+The daily and weekly listening report: one HTML file a person reads in a minute, and CSV
+extracts for those who want the numbers.
+
+* **Runs** after `trend_detection` (the `listening_trends` Asset), for the day(s) it looked at:
+  the daily report, and on a Sunday (the ISO week complete) the weekly one. Triggered: `day`
+  (default the latest aggregated day) and `period` (`auto`, `daily`, `weekly`).
+* **The report** (`spotify_agent.analytics.report`): plays, listeners, hours and skip rate
+  against the previous period; three sentences (volume, the biggest mover, data quality); charts
+  (plays and listeners over four or eight weeks, top movers with their robust scores, country
+  split, top artists, hours of the day, skip rate, plays set aside per reason); the tables with
+  the numbers behind them. Self-contained: the charts are inline SVG.
+* **Stored** under `reports/<daily|weekly>/<YYYY-MM-DD|YYYY-Www>/` in the object store
+  (`report.html`, `daily.csv`, `artists.csv`, `tracks.csv`, `countries.csv`, `movers.csv`,
+  `data_quality.csv`); recorded in `reports`. A re-run writes the same bytes.
+* **Opened** from the `build` task's *Daily report* / *Weekly report* links, or at
+  `<api server>/reports/` (the Airflow login); the `reports` Asset event names each URL.
+* **E-mailed** (`email`) to `email_to` (or the `report_recipients` variable) through the
+  `smtp_reports` connection: the three sentences in the body, the report and extracts attached.
+  Skipped with the reason when either is missing; the same report is not sent twice to the
+  same people unless `resend`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import dag
+
+from spotify_agent.analytics.confs import ReportingConf
+from spotify_agent_airflow.assets import LISTENING_REPORTS, LISTENING_TRENDS
+from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.deadlines import run_deadline
+from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.operators.reporting import BuildReportsOperator, EmailReportsOperator
+
+
+@dag(
+    schedule=LISTENING_TRENDS,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    **run_deadline(timedelta(minutes=45)),
+    default_args=default_args(execution_timeout=timedelta(minutes=20)),
+    params=conf_params(ReportingConf),
+    tags=["analytics"],
+    doc_md=__doc__,
+)
+def reporting() -> None:
+    build = BuildReportsOperator(task_id="build", outlets=[LISTENING_REPORTS])
+    build >> EmailReportsOperator(task_id="email", build_task_id="build")
+
+
+reporting()

@@ -1,0 +1,142 @@
+"""reporting end to end: a Sunday's run writes the daily and the weekly report with their
+extracts under keys derived from the interval, links them from the task, e-mails them through a
+real SMTP server once (not again on a re-run), and refuses bad conf before the run."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from spotify_agent.warehouse.schema import audit_log, reports
+from tests.include.analytics.report_seed import LAST_DAY, seed_report_history
+from tests.receivers import run_smtp_receiver
+
+SUNDAY = LAST_DAY.isoformat()
+EXTRACTS = {"daily.csv", "artists.csv", "tracks.csv", "countries.csv", "movers.csv",
+            "data_quality.csv"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def warehouse(airflow_home):
+    engine = create_engine(f"sqlite:///{airflow_home.warehouse_path}")
+    with engine.begin() as connection:
+        seed_report_history(connection)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    with run_smtp_receiver() as receiver:
+        yield receiver
+
+
+def _run(airflow_home, conf, smtp=None):
+    env = {"AIRFLOW_CONN_SMTP_REPORTS": json.dumps(smtp.connection())} if smtp else {}
+    result = airflow_home.dags_test("reporting", conf, extra_env=env)
+    assert result.returncode == 0, result.stdout[-4000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def sunday_run(airflow_home, warehouse, smtp):
+    return _run(airflow_home, {"day": SUNDAY, "email_to": ["ops@example.com", "ceo@example.com"]}, smtp)  # fmt: skip
+
+
+def _reports(engine) -> dict[tuple[str, str], dict]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(reports)).mappings()
+        return {(row["kind"], row["label"]): dict(row) for row in rows}
+
+
+def test_a_sunday_writes_the_day_s_and_the_week_s_report(
+    airflow_home, warehouse, sunday_run
+) -> None:
+    for prefix in ("reports/daily/2026-11-22", "reports/weekly/2026-W47"):
+        folder = airflow_home.objects_path / prefix
+        assert {p.name for p in folder.iterdir()} == {"report.html", *EXTRACTS}
+        assert (folder / "report.html").read_text().startswith("<!DOCTYPE html>")
+    weekly_html = (airflow_home.objects_path / "reports/weekly/2026-W47/report.html").read_text()
+    assert "3,600 plays by 70 listeners, up 2.9% on the previous week." in weekly_html
+    rows = _reports(warehouse)
+    assert set(rows) == {("daily", "2026-11-22"), ("weekly", "2026-W47")}
+    weekly = rows[("weekly", "2026-W47")]
+    assert weekly["object_prefix"] == "reports/weekly/2026-W47"
+    assert weekly["quality_flagged"] and not rows[("daily", "2026-11-22")]["quality_flagged"]
+    with warehouse.connect() as connection:
+        audited = connection.execute(
+            select(audit_log.c.entity_key, audit_log.c.outcome).where(
+                audit_log.c.action == "report_published"
+            )
+        ).all()
+    assert sorted(audited) == [("2026-11-22", "done"), ("2026-W47", "flagged")]
+
+
+def test_the_task_links_to_both_reports(airflow_home, sunday_run) -> None:
+    with sqlite3.connect(airflow_home.path / "airflow.db") as metadata:
+        links = dict(
+            metadata.execute(
+                "SELECT key, value FROM xcom WHERE dag_id = 'reporting' AND task_id = 'build' "
+                "AND key LIKE '_link_%'"
+            ).fetchall()
+        )
+    assert json.loads(links["_link_DailyReportLink"]).endswith(
+        "/reports/daily/2026-11-22/report.html"
+    )
+    assert json.loads(links["_link_WeeklyReportLink"]).endswith(
+        "/reports/weekly/2026-W47/report.html"
+    )
+
+
+def test_the_reports_are_e_mailed_with_the_report_attached(smtp, sunday_run) -> None:
+    subjects = sorted(message["Subject"] for message in smtp.messages)
+    assert subjects == [
+        "Daily listening report 2026-11-22: 600 plays by 40 listeners, up 0.0% on the previous day.",
+        "Weekly listening report 2026-W47 [data quality]: 3,600 plays by 70 listeners, up 2.9% "
+        "on the previous week.",
+    ]
+    weekly = next(m for m in smtp.messages if "W47" in m["Subject"])
+    assert weekly["X-Envelope-To"] == "ops@example.com, ceo@example.com"
+    assert weekly["From"] == "reports@example.com"
+    attachments = {part.get_filename(): part.get_content() for part in weekly.iter_attachments()}
+    assert set(attachments) == {f"weekly-2026-W47-{name}" for name in {"report.html", *EXTRACTS}}
+    html = attachments["weekly-2026-W47-report.html"]
+    html = html.decode() if isinstance(html, bytes) else html
+    assert "Listening report &middot; week 2026-W47" in html
+    body = weekly.get_body(("html",)).get_content()
+    assert "/reports/weekly/2026-W47/report.html" in body and "not aggregated: 2026-11-18" in body
+
+
+def test_a_re_run_rewrites_the_same_report_and_sends_nothing_again(
+    airflow_home, warehouse, smtp, sunday_run
+) -> None:
+    before = _reports(warehouse)
+    sent = len(smtp.messages)
+    html = (airflow_home.objects_path / "reports/weekly/2026-W47/report.html").read_bytes()
+    _run(airflow_home, {"day": SUNDAY, "email_to": ["ops@example.com", "ceo@example.com"]}, smtp)
+    assert len(smtp.messages) == sent
+    after = _reports(warehouse)
+    assert {k: v["html_sha256"] for k, v in after.items()} == {
+        k: v["html_sha256"] for k, v in before.items()
+    }
+    assert (airflow_home.objects_path / "reports/weekly/2026-W47/report.html").read_bytes() == html
+    # Someone else asked for it: they get it.
+    _run(airflow_home, {"day": SUNDAY, "period": "weekly", "email_to": ["new@example.com"]}, smtp)
+    assert [m["X-Envelope-To"] for m in smtp.messages[sent:]] == ["new@example.com"]
+
+
+def test_without_recipients_the_e_mail_step_is_skipped_saying_why(airflow_home, warehouse) -> None:
+    result = _run(airflow_home, {"day": "2026-11-20"})
+    assert "no recipients: set email_to or the report_recipients variable" in result.stdout
+    assert ("daily", "2026-11-20") in _reports(warehouse)
+
+
+def test_a_bad_address_is_refused_before_the_run_naming_the_field(airflow_home, warehouse) -> None:
+    before = _reports(warehouse)
+    result = airflow_home.dags_test("reporting", {"day": SUNDAY, "email_to": ["ops at example"]})
+    assert result.returncode != 0
+    assert "email_to" in result.stdout + result.stderr
+    assert _reports(warehouse) == before
