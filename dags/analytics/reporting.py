@@ -14,13 +14,16 @@ extracts for those who want the numbers.
   the numbers behind them. Self-contained: the charts are inline SVG.
 * **Stored** under `reports/<daily|weekly>/<YYYY-MM-DD|YYYY-Www>/` in the object store
   (`report.html`, `daily.csv`, `artists.csv`, `tracks.csv`, `countries.csv`, `movers.csv`,
-  `data_quality.csv`); recorded in `reports`. A re-run writes the same bytes.
+  `data_quality.csv`); recorded in `reports`. A re-run writes the same bytes (on the same
+  image: fonts and matplotlib shape the SVG). A day aggregated again rebuilds its week's
+  report too, once that exists.
 * **Opened** from the `build` task's *Daily report* / *Weekly report* links, or at
-  `<api server>/reports/` (the Airflow login); the `reports` Asset event names each URL.
+  `<api server>/reports/` (the Airflow login, with the right to read this DAG); the `reports`
+  Asset event names each URL.
 * **E-mailed** (`email`) to `email_to` (or the `report_recipients` variable) through the
   `smtp_reports` connection: the three sentences in the body, the report and extracts attached.
-  Skipped with the reason when either is missing; the same report is not sent twice to the
-  same people unless `resend`.
+  Skipped with the reason when either is missing; the same text is not sent again to the same
+  recipients unless `resend`.
 """
 
 from __future__ import annotations

@@ -6,18 +6,22 @@ Rising, falling and new artists and tracks, each day, against their trailing 28 
 * **Runs** when `streaming_aggregation` writes a finished day (the `aggregation_periods`
   Asset), for the day(s) its events announce; or when triggered, for `day` (default: the latest
   aggregated day).
-* **Rules** (`spotify_agent.analytics.trends`): a robust score, the day's plays against the
-  median of the aggregated days of the previous 28 in units of 1.4826 x MAD (never less than
-  Poisson noise); `rising` at `z_threshold` (default 5) and 1.5x the median, or a week-over-week
-  climb of 30% that is 5 standard deviations of Poisson noise; `falling` the mirror image;
-  `new` for no play in the baseline; each needs `min_plays` (default 50) a day of support and
-  14 aggregated baseline days. Flat noise gives fewer than 1 false trend in 10,000.
+* **Rules** (`spotify_agent.analytics.trends`): the day's plays against the entity's usual
+  level over the aggregated days of the previous 28 (the median; the same weekday's when that
+  is further from the day, so a weekly rhythm is no trend), in units of 1.4826 x MAD (never
+  less than Poisson noise); `rising` at `z_threshold` (default 5) and 1.5x the usual level, or
+  a 7-day climb of 30% over the week before and the typical earlier week that is 5 standard
+  deviations of Poisson noise; `falling` the mirror image; `new` for no play in the baseline;
+  each needs `min_plays` (default 50) a day of support and 14 aggregated baseline days. Flat
+  noise gives fewer than 1 false trend in 10,000.
 * **Rows** (`listening_trends`): one per trend with the numbers behind it (plays, listeners,
-  baseline median, MAD and days, z, ratio, 7-day sums, week-over-week growth and its z,
-  `significant`). A re-run replaces the day's rows in one transaction with its audit row.
-* **Event**: the `listening_trends` Asset event's extra names the significant trends (|z| >= 8,
-  new entries with 200 plays); `content_generation` runs on it, and each run's counts are
-  statsd metrics (`spotify_agent.trends_detected.*`) to alert on.
+  baseline median, MAD, days and the level judged against, z, ratio, 7-day sums,
+  week-over-week growth and its z, score, `significant`). A re-run replaces the day's rows in
+  one transaction with its audit row.
+* **Events**: `detect` updates the `listening_trends` Asset every run (`reporting` runs on it);
+  `announce_significant` updates `significant_listening_trends` only when some trend scored
+  8 or more (new entries: 200 plays), naming them in the extra: `content_generation` runs on
+  it. Each run's counts are statsd metrics (`spotify_agent.trends_detected.*`) to alert on.
 * **Too little history** (fewer than 14 aggregated days before the day): no trend, the audit
   row says why (`skipped`).
 """
@@ -29,11 +33,18 @@ from datetime import timedelta
 from airflow.sdk import dag
 
 from spotify_agent.analytics.confs import TrendDetectionConf
-from spotify_agent_airflow.assets import LISTENING_AGGREGATES, LISTENING_TRENDS
+from spotify_agent_airflow.assets import (
+    LISTENING_AGGREGATES,
+    LISTENING_TRENDS,
+    SIGNIFICANT_TRENDS,
+)
 from spotify_agent_airflow.conf import conf_params
 from spotify_agent_airflow.deadlines import run_deadline
 from spotify_agent_airflow.defaults import START_DATE, default_args
-from spotify_agent_airflow.operators.trend_detection import DetectTrendsOperator
+from spotify_agent_airflow.operators.trend_detection import (
+    AnnounceSignificantTrendsOperator,
+    DetectTrendsOperator,
+)
 
 
 @dag(
@@ -48,7 +59,10 @@ from spotify_agent_airflow.operators.trend_detection import DetectTrendsOperator
     doc_md=__doc__,
 )
 def trend_detection() -> None:
-    DetectTrendsOperator(task_id="detect", outlets=[LISTENING_TRENDS])
+    detect = DetectTrendsOperator(task_id="detect", outlets=[LISTENING_TRENDS])
+    detect >> AnnounceSignificantTrendsOperator(
+        task_id="announce_significant", detect_task_id="detect", outlets=[SIGNIFICANT_TRENDS]
+    )
 
 
 trend_detection()

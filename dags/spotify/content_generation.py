@@ -4,8 +4,8 @@
 Writes playlist descriptions and the weekly artist digest from warehouse facts, and publishes
 descriptions to Spotify after a person approves them.
 
-* **Runs** after `playlist_update`, `artist_monitoring` or `trend_detection` update their
-  tables (Asset schedule), or when triggered.
+* **Runs** after `playlist_update` or `artist_monitoring` update their tables, or when
+  `trend_detection` finds significant trends (Asset schedule), or when triggered.
 * **Playlist descriptions** (one per managed playlist): a template states the playlist's facts
   (tracks, plays and listeners in the window, the No. 1 track); every sentence is stored with the
   numbers behind it. With an LLM connection (`llm_conn_id` or the `content_llm_conn_id`
@@ -32,7 +32,7 @@ from datetime import timedelta
 from airflow.sdk import TriggerRule, dag
 
 from spotify_agent.content.confs import ContentGenerationConf
-from spotify_agent_airflow.assets import ARTIST_SNAPSHOTS, LISTENING_TRENDS, PLAYLIST_SYNCS
+from spotify_agent_airflow.assets import ARTIST_SNAPSHOTS, PLAYLIST_SYNCS, SIGNIFICANT_TRENDS
 from spotify_agent_airflow.conf import conf_params
 from spotify_agent_airflow.deadlines import run_deadline
 from spotify_agent_airflow.defaults import SPOTIFY_POOL, START_DATE, default_args
@@ -49,7 +49,7 @@ DRAFTS = "{{ ti.xcom_pull(task_ids='" + DRAFT_TASK_ID + "') }}"
 
 
 @dag(
-    schedule=(PLAYLIST_SYNCS | ARTIST_SNAPSHOTS | LISTENING_TRENDS),
+    schedule=(PLAYLIST_SYNCS | ARTIST_SNAPSHOTS | SIGNIFICANT_TRENDS),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

@@ -24,7 +24,15 @@ LISTENING_EVENTS = _table("listening_events")
 PLAYLIST_SYNCS = _table("playlist_syncs")
 # Updated when a finished day's aggregates are written (not by the hourly partials).
 LISTENING_AGGREGATES = _table("aggregation_periods")
-# Updated by each trend_detection run; the event's extra names the significant trends.
+# Updated by each trend_detection run (reporting runs on it); the extra names the days.
 LISTENING_TRENDS = _table("listening_trends")
+# Updated only when a trend_detection run found significant trends, named in the extra
+# (content_generation runs on it; alerting can too).
+SIGNIFICANT_TRENDS = Asset(
+    name="significant_listening_trends",
+    uri="warehouse/listening_trends/significant",
+    group="warehouse",
+    extra={"table": "listening_trends"},
+)
 # Updated when reporting writes a report; the event's extra names each report and its URL.
 LISTENING_REPORTS = _table("reports")

@@ -99,11 +99,12 @@ def test_the_reports_are_e_mailed_with_the_report_attached(smtp, sunday_run) -> 
         "on the previous week.",
     ]
     weekly = next(m for m in smtp.messages if "W47" in m["Subject"])
-    assert weekly["X-Envelope-To"] == "ops@example.com, ceo@example.com"
+    assert weekly["X-Envelope-To"] == "ceo@example.com, ops@example.com"
     assert weekly["From"] == "reports@example.com"
     attachments = {part.get_filename(): part.get_content() for part in weekly.iter_attachments()}
-    assert set(attachments) == {f"weekly-2026-W47-{name}" for name in {"report.html", *EXTRACTS}}
-    html = attachments["weekly-2026-W47-report.html"]
+    # The names the report's links use: saved together, the report's links work.
+    assert set(attachments) == {"report.html", *EXTRACTS}
+    html = attachments["report.html"]
     html = html.decode() if isinstance(html, bytes) else html
     assert "Listening report &middot; week 2026-W47" in html
     body = weekly.get_body(("html",)).get_content()
@@ -116,7 +117,8 @@ def test_a_re_run_rewrites_the_same_report_and_sends_nothing_again(
     before = _reports(warehouse)
     sent = len(smtp.messages)
     html = (airflow_home.objects_path / "reports/weekly/2026-W47/report.html").read_bytes()
-    _run(airflow_home, {"day": SUNDAY, "email_to": ["ops@example.com", "ceo@example.com"]}, smtp)
+    # The same people, written differently.
+    _run(airflow_home, {"day": SUNDAY, "email_to": ["CEO@example.com", "ops@example.com"]}, smtp)
     assert len(smtp.messages) == sent
     after = _reports(warehouse)
     assert {k: v["html_sha256"] for k, v in after.items()} == {
@@ -140,3 +142,21 @@ def test_a_bad_address_is_refused_before_the_run_naming_the_field(airflow_home, 
     assert result.returncode != 0
     assert "email_to" in result.stdout + result.stderr
     assert _reports(warehouse) == before
+
+
+def test_a_day_aggregated_again_rebuilds_its_week_s_report() -> None:
+    from datetime import date
+
+    from spotify_agent_airflow.operators.reporting import periods_for
+
+    wednesday = date(2026, 11, 18)
+    labels = [(p.kind, p.label) for p in periods_for([wednesday], "auto")]
+    assert labels == [("daily", "2026-11-18")]  # the week is not complete: no weekly yet
+    labels = [(p.kind, p.label) for p in periods_for([wednesday], "auto", {"2026-W47"})]
+    assert labels == [("daily", "2026-11-18"), ("weekly", "2026-W47")]
+    both = periods_for([LAST_DAY, wednesday], "auto")
+    assert [(p.kind, p.label) for p in both] == [
+        ("daily", "2026-11-18"),
+        ("daily", "2026-11-22"),
+        ("weekly", "2026-W47"),
+    ]

@@ -136,7 +136,11 @@ def test_a_finished_day_is_detected_reported_and_served(airflow_home, running_ai
         "GET", "/assets/events", params={"source_dag_id": "trend_detection"}
     ).json()["asset_events"]
     # The scheduled run of streaming_aggregation may have announced another day meanwhile.
-    (extra,) = [e["extra"] for e in events if e["extra"].get("days") == [DAY.isoformat()]]
+    (extra,) = [
+        e["extra"]
+        for e in events
+        if e["source_task_id"] == "announce_significant" and e["extra"]["days"] == [str(DAY)]
+    ]
     assert extra["significant"] == 2
     assert {(t["entity_id"], t["kind"]) for t in extra["top"]} == {
         (TRACK, "new"),

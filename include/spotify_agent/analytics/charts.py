@@ -12,7 +12,8 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from spotify_agent.analytics.report_facts import DayFigures, Mover, Ranked
+from spotify_agent.analytics.report_facts import DayFigures, Ranked
+from spotify_agent.analytics.trend_store import StoredTrend
 
 # A palette that survives colour blindness (Okabe-Ito).
 BLUE, ORANGE, GREEN, VERMILION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#999999"
@@ -34,6 +35,8 @@ def _pyplot() -> Any:
             "axes.spines.right": False,
             "axes.titlesize": 10,
             "axes.titleweight": "bold",
+            # Names are text, not TeX: "A$AP Rocky" must not start a formula.
+            "text.parse_math": False,
         }
     )
     return plt
@@ -90,20 +93,22 @@ def skip_rate_over_time(days: Sequence[DayFigures]) -> str:
     return _svg(figure)
 
 
-def movers(rising: Sequence[Mover], falling: Sequence[Mover]) -> str:
-    """Robust z of the strongest movers, rising up and right, falling left."""
+def movers(rising: Sequence[StoredTrend], falling: Sequence[StoredTrend]) -> str:
+    """The strongest movers' scores, rising to the right, falling to the left."""
     plt = _pyplot()
     shown = [*rising, *falling]
     figure, axis = plt.subplots(figsize=(8, 0.32 * max(len(shown), 3) + 0.8))
     labels = [f"{m.name[:40]} ({m.kind}, {m.entity_type})" for m in shown]
-    values = [m.robust_z for m in shown]
-    colours = [GREEN if m.kind == "new" else BLUE if m.robust_z >= 0 else VERMILION for m in shown]
+    values = [-m.score if m.kind == "falling" else m.score for m in shown]
+    colours = [
+        GREEN if m.kind == "new" else VERMILION if m.kind == "falling" else BLUE for m in shown
+    ]
     y = list(range(len(shown)))[::-1]
     axis.barh(y, values, color=colours, height=0.6)
     axis.set_ylim(-0.8, max(len(shown), 3) - 0.2)
     axis.set_yticks(y, labels)
     axis.axvline(0, color=GREY, linewidth=0.8)
-    axis.set_xlabel("robust z (plays against the 28-day median, in MAD units)")
+    axis.set_xlabel("score: standard deviations outside the usual range (day or week)")
     axis.set_title("Top movers")
     return _svg(figure)
 

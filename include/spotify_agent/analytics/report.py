@@ -17,7 +17,6 @@ from typing import Any
 
 from spotify_agent.analytics import charts
 from spotify_agent.analytics.report_facts import ReportFacts, Totals
-from spotify_agent.analytics.trends import describe_trend
 from spotify_agent.content.text import format_number
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -125,16 +124,7 @@ def headline_sentences(facts: ReportFacts) -> tuple[list[str], bool]:
         volume += f"; nothing to compare with the previous {noun}."
     sentences = [volume]
     if facts.movers:
-        top = facts.movers[0]
-        template, numbers = describe_trend(
-            top.name,
-            top.kind,
-            day=top.day,
-            plays=top.plays,
-            baseline_median=top.baseline_median,
-            ratio=top.ratio,
-            wow_growth=top.wow_growth,
-        )
+        template, numbers = facts.movers[0].sentence()
         shown = {k: format_number(v) for k, v in numbers.items()}
         sentences.append("Biggest mover: " + template.format(**shown))
     else:
@@ -164,7 +154,7 @@ EXTRACTS = {
     "artists.csv": "top 100 artists by plays",
     "tracks.csv": "top 100 tracks by plays",
     "countries.csv": "plays and skip rate per country",
-    "movers.csv": "every trend of the period with the numbers behind it",
+    "movers.csv": "the period's trends (up to 500, strongest first) with the numbers behind them",
     "data_quality.csv": "plays set aside per day and reason, and plays quarantined",
 }
 
@@ -208,10 +198,13 @@ def extracts(facts: ReportFacts) -> dict[str, str]:
                 "name",
                 "kind",
                 "plays",
-                "baseline_median",
-                "robust_z",
+                "usual_level",
                 "ratio",
+                "robust_z",
+                "last_7d_plays",
                 "wow_growth",
+                "wow_z",
+                "score",
                 "significant",
             ],
             [
@@ -222,10 +215,13 @@ def extracts(facts: ReportFacts) -> dict[str, str]:
                     m.name,
                     m.kind,
                     m.plays,
-                    m.baseline_median,
-                    m.robust_z,
+                    m.baseline_level,
                     m.ratio,
+                    m.robust_z,
+                    m.last_7d_plays,
                     m.wow_growth,
+                    m.wow_z,
+                    m.score,
                     m.significant,
                 ]
                 for m in facts.movers

@@ -15,14 +15,13 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, and_, func, select
 
+from spotify_agent.analytics.trend_store import StoredTrend, entity_names, stored_trends
 from spotify_agent.warehouse.schema import (
     agg_artist_country,
     agg_hours,
     agg_listeners,
     agg_tracks,
     aggregation_periods,
-    catalogue_tracks,
-    listening_trends,
     quarantine,
 )
 from spotify_agent.warehouse.times import stored_utc
@@ -31,6 +30,8 @@ ReportKind = Literal["daily", "weekly"]
 TOP = 10
 # Rows in the CSV extracts of top artists and tracks.
 EXTRACT_TOP = 100
+# Trends a report reads (and lists in movers.csv), strongest first.
+MOVERS = 500
 
 
 @dataclass(frozen=True)
@@ -117,21 +118,6 @@ class Ranked:
 
 
 @dataclass(frozen=True)
-class Mover:
-    day: date
-    entity_type: str
-    entity_id: str
-    name: str
-    kind: str
-    plays: int
-    baseline_median: float
-    robust_z: float
-    ratio: float | None
-    wow_growth: float | None
-    significant: bool
-
-
-@dataclass(frozen=True)
 class ReportFacts:
     period: ReportPeriod
     totals: Totals
@@ -141,7 +127,7 @@ class ReportFacts:
     tracks: list[Ranked]
     countries: list[Ranked]
     hours: list[int]  # plays per UTC hour 0-23
-    movers: list[Mover]  # strongest first
+    movers: list[StoredTrend]  # strongest first
     as_of: datetime | None  # when the newest aggregate in the period was computed
 
     @property
@@ -177,7 +163,7 @@ def report_facts(connection: Connection, period: ReportPeriod) -> ReportFacts:
         tracks=_tracks(connection, period, plays, EXTRACT_TOP),
         countries=_countries(connection, period, plays),
         hours=_hours(connection, period),
-        movers=_movers(connection, period),
+        movers=stored_trends(connection, start=period.start, end=period.end, limit=MOVERS),
         as_of=_as_of(connection, period),
     )
 
@@ -269,26 +255,6 @@ def _days(connection: Connection, window: ReportPeriod) -> list[DayFigures]:
     return figures
 
 
-def _artist_names(connection: Connection, ids: list[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    query = (
-        select(catalogue_tracks.c.artist_id, func.max(catalogue_tracks.c.artist_name))
-        .where(catalogue_tracks.c.artist_id.in_(ids))
-        .group_by(catalogue_tracks.c.artist_id)
-    )
-    return {artist_id: name for artist_id, name in connection.execute(query)}
-
-
-def _track_names(connection: Connection, ids: list[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    query = select(
-        catalogue_tracks.c.track_id, catalogue_tracks.c.name, catalogue_tracks.c.artist_name
-    ).where(catalogue_tracks.c.track_id.in_(ids))
-    return {track_id: f"{name} by {artist}" for track_id, name, artist in connection.execute(query)}
-
-
 def _share(plays: int, total: int) -> float:
     return plays / total if total else 0.0
 
@@ -303,7 +269,7 @@ def _artists(connection: Connection, period: ReportPeriod, total: int, n: int) -
         .order_by(plays.desc(), table.c.artist_id)
         .limit(n)
     ).all()
-    names = _artist_names(connection, [row[0] for row in rows])
+    names = entity_names(connection, "artist", [row[0] for row in rows])
     return [
         Ranked(
             key=artist_id,
@@ -326,7 +292,7 @@ def _tracks(connection: Connection, period: ReportPeriod, total: int, n: int) ->
         .order_by(plays.desc(), table.c.track_id)
         .limit(n)
     ).all()
-    names = _track_names(connection, [row[0] for row in rows])
+    names = entity_names(connection, "track", [row[0] for row in rows])
     return [
         Ranked(key=t, name=names.get(t, t), plays=int(count), share=_share(int(count), total))
         for t, count in rows
@@ -363,40 +329,6 @@ def _hours(connection: Connection, period: ReportPeriod) -> list[int]:
     ):
         hours[int(hour)] = int(plays)
     return hours
-
-
-def _movers(connection: Connection, period: ReportPeriod) -> list[Mover]:
-    table = listening_trends
-    rows = list(
-        connection.execute(
-            select(table)
-            .where(table.c.day >= period.start, table.c.day < period.end)
-            .order_by(func.abs(table.c.robust_z).desc(), table.c.day, table.c.entity_id)
-        ).mappings()
-    )
-    artists = _artist_names(
-        connection, [r["entity_id"] for r in rows if r["entity_type"] == "artist"]
-    )
-    tracks = _track_names(connection, [r["entity_id"] for r in rows if r["entity_type"] == "track"])
-    movers = []
-    for row in rows:
-        names = artists if row["entity_type"] == "artist" else tracks
-        movers.append(
-            Mover(
-                day=row["day"],
-                entity_type=row["entity_type"],
-                entity_id=row["entity_id"],
-                name=names.get(row["entity_id"], row["entity_id"]),
-                kind=row["kind"],
-                plays=int(row["plays"]),
-                baseline_median=float(row["baseline_median"]),
-                robust_z=float(row["robust_z"]),
-                ratio=row["ratio"],
-                wow_growth=row["wow_growth"],
-                significant=bool(row["significant"]),
-            )
-        )
-    return movers
 
 
 def _as_of(connection: Connection, period: ReportPeriod) -> datetime | None:

@@ -2,16 +2,17 @@
 
 Series come from the finished days' aggregates (``kind = 'day'``): artists from
 ``agg_artist_country`` summed over countries (a listener has one country, so the sum of the
-countries' unique listeners is the artist's), tracks from ``agg_tracks``. Only tracks that reach
-``min_plays`` on some day of the window are read: no other track can trend, and a day holds
+countries' unique listeners is the artist's), tracks from ``agg_tracks``. Only entities that
+reach ``min_plays`` on some day of the window are read: no other can trend, and a day holds
 hundreds of thousands of tracks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 
@@ -21,11 +22,13 @@ from spotify_agent.analytics.trends import (
     Trend,
     TrendRules,
     baseline_window,
+    describe_trend,
 )
 from spotify_agent.warehouse.schema import (
     agg_artist_country,
     agg_tracks,
     aggregation_periods,
+    catalogue_tracks,
     listening_trends,
 )
 from spotify_agent.warehouse.times import stored_utc
@@ -61,28 +64,39 @@ def daily_plays(
     start, end = midnight(first), midnight(last)
     if entity_type == "artist":
         table = agg_artist_country
-        query = (
+        per_day = (
             select(
-                table.c.artist_id,
+                table.c.artist_id.label("entity_id"),
                 table.c.period_start,
-                func.sum(table.c.plays),
-                func.sum(table.c.listeners),
+                func.sum(table.c.plays).label("plays"),
+                func.sum(table.c.listeners).label("listeners"),
             )
             .where(table.c.kind == "day", table.c.period_start.between(start, end))
             .group_by(table.c.artist_id, table.c.period_start)
+            .subquery()
         )
     else:
         table = agg_tracks
-        in_window = (table.c.kind == "day") & table.c.period_start.between(start, end)
-        candidates = (
-            select(table.c.track_id)
-            .where(in_window)
-            .group_by(table.c.track_id)
-            .having(func.max(table.c.plays) >= rules.min_plays)
+        per_day = (
+            select(
+                table.c.track_id.label("entity_id"),
+                table.c.period_start,
+                table.c.plays,
+                table.c.listeners,
+            )
+            .where(table.c.kind == "day", table.c.period_start.between(start, end))
+            .subquery()
         )
-        query = select(
-            table.c.track_id, table.c.period_start, table.c.plays, table.c.listeners
-        ).where(in_window, table.c.track_id.in_(candidates))
+    # Only an entity that reaches min_plays on some day can trend (rising and new need it
+    # today, falling in the median).
+    candidates = (
+        select(per_day.c.entity_id)
+        .group_by(per_day.c.entity_id)
+        .having(func.max(per_day.c.plays) >= rules.min_plays)
+    )
+    query = select(
+        per_day.c.entity_id, per_day.c.period_start, per_day.c.plays, per_day.c.listeners
+    ).where(per_day.c.entity_id.in_(candidates))
     for entity_id, period_start, plays, listeners in connection.execute(query):
         yield DailyPlays(entity_id, stored_utc(period_start).date(), int(plays), int(listeners))
 
@@ -107,15 +121,89 @@ def replace_trends(
     return len(rows)
 
 
-def trends_between(connection: Connection, first: date, last: date) -> list[dict[str, Any]]:
-    """The trend rows of the days in ``[first, last]``, strongest first within each day."""
-    query = (
-        select(listening_trends)
-        .where(listening_trends.c.day.between(first, last))
-        .order_by(
-            listening_trends.c.day,
-            func.abs(listening_trends.c.robust_z).desc(),
-            listening_trends.c.entity_id,
+@dataclass(frozen=True)
+class StoredTrend:
+    """A ``listening_trends`` row with the entity's name, as the report and the digest show it."""
+
+    day: date
+    entity_type: str
+    entity_id: str
+    name: str
+    kind: str
+    plays: int
+    baseline_median: float
+    baseline_level: float
+    robust_z: float
+    ratio: float | None
+    last_7d_plays: int
+    wow_growth: float | None
+    wow_z: float | None
+    score: float
+    significant: bool
+
+    def sentence(self) -> tuple[str, dict[str, int | float | str]]:
+        return describe_trend(
+            self.name,
+            self.kind,
+            day=self.day,
+            plays=self.plays,
+            level=self.baseline_level,
+            ratio=self.ratio,
+            robust_z=self.robust_z,
+            wow_z=self.wow_z,
+            wow_growth=self.wow_growth,
+            last_7d=self.last_7d_plays,
         )
+
+
+def stored_trends(
+    connection: Connection,
+    *,
+    start: date,
+    end: date,
+    entity_type: EntityType | None = None,
+    significant_only: bool = False,
+    limit: int | None = None,
+) -> list[StoredTrend]:
+    """The trends of the days in ``[start, end)``, strongest first, named from the catalogue
+    (the id when it has none)."""
+    table = listening_trends
+    query = select(table).where(table.c.day >= start, table.c.day < end)
+    if entity_type is not None:
+        query = query.where(table.c.entity_type == entity_type)
+    if significant_only:
+        query = query.where(table.c.significant.is_(True))
+    query = query.order_by(table.c.score.desc(), table.c.day, table.c.entity_id).limit(limit)
+    rows = list(connection.execute(query).mappings())
+    names = {
+        kind: entity_names(
+            connection, kind, [r["entity_id"] for r in rows if r["entity_type"] == kind]
+        )
+        for kind in ("artist", "track")
+    }
+    fields = [f.name for f in dataclasses.fields(StoredTrend) if f.name != "name"]
+    return [
+        StoredTrend(
+            name=names[row["entity_type"]].get(row["entity_id"], row["entity_id"]),
+            **{name: row[name] for name in fields},
+        )
+        for row in rows
+    ]
+
+
+def entity_names(connection: Connection, entity_type: str, ids: list[str]) -> dict[str, str]:
+    """Artist names, or "<track> by <artist>", from ``catalogue_tracks``."""
+    if not ids:
+        return {}
+    table = catalogue_tracks
+    if entity_type == "artist":
+        query = (
+            select(table.c.artist_id, func.max(table.c.artist_name))
+            .where(table.c.artist_id.in_(ids))
+            .group_by(table.c.artist_id)
+        )
+        return {str(row[0]): str(row[1]) for row in connection.execute(query)}
+    query = select(table.c.track_id, table.c.name, table.c.artist_name).where(
+        table.c.track_id.in_(ids)
     )
-    return [dict(row) for row in connection.execute(query).mappings()]
+    return {str(row[0]): f"{row[1]} by {row[2]}" for row in connection.execute(query)}

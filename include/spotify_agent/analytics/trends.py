@@ -7,29 +7,35 @@ For each entity (an artist or a track) and target day:
 * **Baseline**: the entity's plays on each *aggregated* day of the trailing
   :attr:`TrendRules.baseline_days` (a day the aggregation never wrote is left out, not taken as
   zero plays; a day it wrote without the entity is zero).
-* **Robust score**: ``z = (plays - median) / scale`` with ``scale = max(1.4826 * MAD,
-  sqrt(max(median, plays, 1)))``. 1.4826 * MAD estimates the standard deviation of normal noise
-  without being moved by the spikes we look for; the square-root floor is Poisson noise (taken
-  at the larger of the two rates), the least a count of independent plays varies, so a series
-  that happened to be flat in its baseline (MAD 0) does not turn every wobble into a trend,
-  and a weekend's lift on a small series is not one either.
-* **Rising**: ``z >= z_threshold``, ``plays >= min_ratio * median`` and ``plays >= min_plays``.
-  **Falling**: ``z <= -z_threshold``, ``plays <= median / min_ratio`` and ``median >=
-  min_plays`` (support is judged where the plays were). **New**: no play on any baseline day,
-  ``plays >= min_plays`` today. All three need ``min_history_days`` aggregated baseline days.
-* **Week over week**: plays in the 7 days ending on the target day (``last``) against the 7
-  before (``prev``), when all 14 days are aggregated (else not comparable, ``None``). Weekly sums
-  hold the same weekdays, so the weekend lift cancels out. ``wow_z = (last - prev) /
-  sqrt(last + prev)``, the difference of two Poisson counts in standard deviations. A steady
-  climb that no single day shows (each day near the previous) is **rising** when ``wow_z >=
-  z_threshold``, ``last >= min_wow_ratio * prev`` and ``last >= 7 * min_plays``; **falling**
-  the other way round (support: ``prev >= 7 * min_plays``).
-* **Significant**: ``|z|`` or ``|wow_z|`` ``>= significant_z`` (new entries: ``plays >=
-  significant_new_plays``); those raise the ``listening_trends`` event for content and
-  alerting.
+* **Usual level**: the baseline's median; for an entity played on fewer than half the days
+  (median 0), its mean. A day is judged against the higher (rising) or the lower (falling) of
+  that level and the median of the *same weekday* in the baseline, so a weekly rhythm (an
+  artist people play on Saturdays) is never a trend.
+* **Robust score**: ``z = (plays - level) / scale`` with ``scale = max(spread, sqrt(max(level,
+  plays, 1)))``. The spread is 1.4826 * MAD (a standard deviation not moved by the spikes we
+  look for), or the plain standard deviation when the MAD is 0 (a sparse series); the square
+  root is Poisson noise at the larger rate, the least a count of independent plays varies, so a
+  series that happened to be flat does not turn every wobble into a trend.
+* **Rising**: ``z >= z_threshold``, ``plays >= min_ratio * level`` and ``plays >= min_plays``.
+  **Falling**: ``z <= -z_threshold``, ``plays <= level / min_ratio`` and a median of at least
+  ``min_plays`` (support is judged where the plays were). **New**: no play on any baseline day,
+  ``plays >= min_plays`` today. All need ``min_history_days`` aggregated baseline days.
+* **Week over week**: plays in the 7 days ending on the target day (``last_7d``) against the 7
+  before (``prev_7d``; ``wow_growth = last / prev - 1``), when all 14 days are aggregated. For
+  the weekly rule a week is judged, like a day, against the higher or lower of ``prev_7d`` and
+  the median of the complete earlier weeks of the baseline (so the week after an unusual one is
+  not a trend); ``wow_z = (last - ref) / sqrt(last + ref)``, the difference of two Poisson
+  counts in standard deviations. Weekly sums hold every weekday once, so the weekly rhythm
+  cancels out. A steady climb that no single day shows is **rising** when ``wow_z >=
+  z_threshold``, ``last >= min_wow_ratio * ref`` and ``last >= 7 * min_plays``; **falling** the
+  other way round.
+* **Score** ``max(|z|, |wow_z|)`` ranks trends; **significant** when it reaches
+  ``significant_z`` (new entries: ``plays >= significant_new_plays``); those raise the
+  ``significant_listening_trends`` event for content and alerting.
 
-With the defaults, flat Poisson noise around any mean gives no trend in 20,000 entity-days
-(``tests/include/test_trends.py``); the stated false-alarm rate is below 1 in 10,000.
+With the defaults, flat Poisson noise around any level, with a weekend lift of up to 1.6x, gives
+no trend in 20,000 entity-days (``tests/include/analytics/test_trends.py``); the stated
+false-alarm rate is below 1 in 10,000.
 """
 
 from __future__ import annotations
@@ -79,12 +85,15 @@ class Trend:
     baseline_median: float
     baseline_mad: float
     baseline_days: int
+    # What the day was judged against (see the module's "usual level"); ratio = plays / it.
+    baseline_level: float
     robust_z: float
     ratio: float | None
     last_7d_plays: int
     prev_7d_plays: int | None
     wow_growth: float | None
     wow_z: float | None
+    score: float
     significant: bool
 
 
@@ -128,44 +137,44 @@ def detect_trends(
     rows, cols, values = np.array(cells, dtype=np.int64).T
     plays[rows, cols] = values
     baseline, today = plays[:, :-1], plays[:, -1]
-    median = np.median(baseline, axis=1)
-    mad = np.median(np.abs(baseline - median[:, None]), axis=1)
-    scale = np.maximum(MAD_TO_SD * mad, np.sqrt(np.maximum(np.maximum(median, today), 1.0)))
-    z = (today - median) / scale
-    last_7d, prev_7d = _weeks(plays, [*baseline_days, day], day)
-    if prev_7d is None:
-        wow_z = None
-        climbing = dropping = np.zeros(len(ids), dtype=bool)
-    else:
-        wow_z = (last_7d - prev_7d) / np.sqrt(np.maximum(last_7d + prev_7d, 1.0))
+    daily = _daily_scores(baseline, today, baseline_days, day)
+    weekly = _weekly_scores(plays, [*baseline_days, day], day, rules)
+    last_7d, prev_7d, wow_z = weekly.last, weekly.prev, weekly.z
+    median = daily.median
+    never_played = baseline.max(axis=1) == 0
+    new = never_played & (today >= rules.min_plays)
+    spiking = (daily.z >= rules.z_threshold) & (today >= rules.min_ratio * daily.level)
+    sinking = (
+        (daily.z <= -rules.z_threshold)
+        & (today * rules.min_ratio <= daily.level)
+        & (median >= rules.min_plays)
+    )
+    climbing = dropping = np.zeros(len(ids), dtype=bool)
+    if wow_z is not None:
         week_support = 7 * rules.min_plays
         climbing = (
             (wow_z >= rules.z_threshold)
-            & (last_7d >= rules.min_wow_ratio * prev_7d)
+            & (last_7d >= rules.min_wow_ratio * weekly.reference)
             & (last_7d >= week_support)
         )
         dropping = (
             (wow_z <= -rules.z_threshold)
-            & (last_7d * rules.min_wow_ratio <= prev_7d)
-            & (prev_7d >= week_support)
+            & (last_7d * rules.min_wow_ratio <= weekly.reference)
+            & (weekly.reference >= week_support)
         )
-    never_played = baseline.max(axis=1) == 0
-    new = never_played & (today >= rules.min_plays)
-    spiking = (z >= rules.z_threshold) & (today >= rules.min_ratio * median)
     rising = ~never_played & (today >= rules.min_plays) & (spiking | climbing)
-    falling = (median >= rules.min_plays) & (z <= -rules.z_threshold) & (
-        today * rules.min_ratio <= median
-    ) | dropping
+    falling = ~rising & (sinking | dropping)
+    score = np.maximum(np.abs(daily.z), 0.0 if wow_z is None else np.abs(wow_z))
     names = list(ids)
     trends = []
     for index in np.flatnonzero(new | rising | falling):
         kind: TrendKind = "new" if new[index] else "rising" if rising[index] else "falling"
-        entity_wow_z = None if wow_z is None else float(wow_z[index])
         significant = (
             today[index] >= rules.significant_new_plays
             if kind == "new"
-            else max(abs(z[index]), abs(entity_wow_z or 0.0)) >= rules.significant_z
+            else score[index] >= rules.significant_z
         )
+        level = float(daily.level[index])
         prev = None if prev_7d is None else int(prev_7d[index])
         last = int(last_7d[index])
         trends.append(
@@ -176,30 +185,91 @@ def detect_trends(
                 plays=int(today[index]),
                 listeners=listeners.get(int(index), 0),
                 baseline_median=float(median[index]),
-                baseline_mad=float(mad[index]),
+                baseline_mad=float(daily.mad[index]),
                 baseline_days=len(baseline_days),
-                robust_z=round(float(z[index]), 4),
-                ratio=(round(float(today[index] / median[index]), 4) if median[index] else None),
+                baseline_level=round(level, 4),
+                robust_z=round(float(daily.z[index]), 4),
+                ratio=round(float(today[index]) / level, 4) if level else None,
                 last_7d_plays=last,
                 prev_7d_plays=prev,
                 wow_growth=round(last / prev - 1.0, 4) if prev else None,
-                wow_z=None if entity_wow_z is None else round(entity_wow_z, 4),
+                wow_z=None if wow_z is None else round(float(wow_z[index]), 4),
+                score=round(float(score[index]), 4),
                 significant=bool(significant),
             )
         )
-    trends.sort(key=lambda t: (-abs(t.robust_z), t.entity_id))
+    trends.sort(key=lambda t: (-t.score, t.entity_id))
     return trends
 
 
-def _weeks(plays: np.ndarray, days: list[date], day: date) -> tuple[np.ndarray, np.ndarray | None]:
-    """Plays in the 7 days ending on ``day``, and in the 7 before when all are aggregated."""
+@dataclass(frozen=True)
+class _Daily:
+    median: np.ndarray
+    mad: np.ndarray
+    level: np.ndarray  # what each entity's day is judged against
+    z: np.ndarray  # 0 inside the usual range
+
+
+def _daily_scores(
+    baseline: np.ndarray, today: np.ndarray, baseline_days: list[date], day: date
+) -> _Daily:
+    median = np.median(baseline, axis=1)
+    mad = np.median(np.abs(baseline - median[:, None]), axis=1)
+    # A sparse series (played on under half the days) has median 0: its mean says more.
+    usual = np.where(median > 0, median, baseline.mean(axis=1))
+    same_weekday = np.array([d.weekday() == day.weekday() for d in baseline_days])
+    weekday = np.median(baseline[:, same_weekday], axis=1) if same_weekday.sum() >= 2 else usual
+    high, low = np.maximum(usual, weekday), np.minimum(usual, weekday)
+    spread = np.where(mad > 0, MAD_TO_SD * mad, baseline.std(axis=1))
+    above, below = today > high, today < low
+    level = np.where(above, high, np.where(below, low, usual))
+    scale = np.maximum(spread, np.sqrt(np.maximum(np.maximum(level, today), 1.0)))
+    z = np.where(above | below, (today - level) / scale, 0.0)
+    return _Daily(median, mad, level, z)
+
+
+@dataclass(frozen=True)
+class _Weekly:
+    last: np.ndarray
+    prev: np.ndarray | None  # None: the week before is not fully aggregated
+    reference: np.ndarray  # what the last week is judged against
+    z: np.ndarray | None  # None: no weekly rule (no comparable week)
+
+
+def _weekly_scores(plays: np.ndarray, days: list[date], day: date, rules: TrendRules) -> _Weekly:
+    """The 7 days ending on ``day`` against the week before and the median complete earlier
+    week of the baseline."""
     index = {d: i for i, d in enumerate(days)}
-    last = [index[day - timedelta(days=n)] for n in range(7) if day - timedelta(days=n) in index]
-    prev_days = [day - timedelta(days=n) for n in range(7, 14)]
-    last_7d = plays[:, last].sum(axis=1)
-    if len(last) < 7 or any(d not in index for d in prev_days):
-        return last_7d, None
-    return last_7d, plays[:, [index[d] for d in prev_days]].sum(axis=1)
+
+    def week_sum(weeks_back: int) -> np.ndarray | None:
+        week = [day - timedelta(days=7 * weeks_back + n) for n in range(7)]
+        if any(d not in index for d in week):
+            return None
+        total: np.ndarray = plays[:, [index[d] for d in week]].sum(axis=1)
+        return total
+
+    last_days = [
+        index[day - timedelta(days=n)] for n in range(7) if day - timedelta(days=n) in index
+    ]
+    last = plays[:, last_days].sum(axis=1)
+    if len(last_days) < 7:
+        return _Weekly(last, None, last, None)
+    earlier = [week_sum(n) for n in range(1, rules.baseline_days // 7)]
+    prev = earlier[0]
+    complete = [w for w in earlier if w is not None]
+    if prev is None and len(complete) < 2:
+        return _Weekly(last, prev, last, None)
+    candidates = [w for w in (prev,) if w is not None]
+    if len(complete) >= 2:
+        candidates.append(np.median(np.stack(complete), axis=0))
+    high = np.maximum.reduce(candidates)
+    low = np.minimum.reduce(candidates)
+    above, below = last > high, last < low
+    reference = np.where(above, high, np.where(below, low, last))
+    z = np.where(
+        above | below, (last - reference) / np.sqrt(np.maximum(last + reference, 1.0)), 0.0
+    )
+    return _Weekly(last, prev, reference, z)
 
 
 def describe_trend(
@@ -208,21 +278,33 @@ def describe_trend(
     *,
     day: date,
     plays: int,
-    baseline_median: float,
+    level: float,
     ratio: float | None,
+    robust_z: float,
+    wow_z: float | None,
     wow_growth: float | None,
-    min_ratio: float = TrendRules.min_ratio,
+    last_7d: int,
 ) -> tuple[str, dict[str, int | float | str]]:
     """A sentence template and its facts for one trend, as the digest and the report state it
-    (``{name}`` etc. are filled by the caller, who formats the numbers)."""
-    facts: dict[str, int | float | str] = {"name": name, "plays": plays, "day": day.isoformat()}
+    (the caller formats the numbers): the day's move, or the week's when that is the stronger."""
+    facts: dict[str, int | float | str] = {"name": name, "day": day.isoformat()}
     if kind == "new":
-        return "{name} is new here: {plays} plays on {day}.", facts
+        return "{name} is new here: {plays} plays on {day}.", {**facts, "plays": plays}
+    if abs(wow_z or 0.0) > abs(robust_z):
+        facts["last"] = last_7d
+        if wow_growth is None:
+            verb = "climbed" if kind == "rising" else "dropped"
+            return f"{{name}} {verb} to {{last}} plays in the 7 days to {{day}}.", facts
+        facts["pct"] = round(100 * abs(wow_growth), 1)
+        verb = "grew" if kind == "rising" else "fell"
+        return (
+            f"{{name}} {verb} {{pct}}% in a week, to {{last}} plays in the 7 days to {{day}}.",
+            facts,
+        )
+    facts.update(plays=plays, level=level)
     if kind == "falling":
-        facts["median"] = baseline_median
-        return "{name} fell to {plays} plays on {day}, from a 28-day median of {median}.", facts
-    if ratio is not None and ratio >= min_ratio:
+        return "{name} fell to {plays} plays on {day}, from a usual {level}.", facts
+    if ratio is not None:
         facts["ratio"] = ratio
-        return "{name} rose to {plays} plays on {day}, {ratio} times the 28-day median.", facts
-    facts["pct"] = round(100 * (wow_growth or 0.0), 1)
-    return "{name} grew {pct}% week over week, to {plays} plays on {day}.", facts
+        return "{name} rose to {plays} plays on {day}, {ratio} times its usual {level}.", facts
+    return "{name} rose to {plays} plays on {day}, from a usual {level}.", facts

@@ -13,17 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
-from spotify_agent.analytics.trends import describe_trend
+from spotify_agent.analytics.trend_store import StoredTrend, stored_trends
 from spotify_agent.content.text import Draft, Sentence, plural
-from spotify_agent.warehouse.schema import (
-    artist_events,
-    artist_releases,
-    artist_snapshots,
-    catalogue_tracks,
-    listening_trends,
-)
+from spotify_agent.warehouse.schema import artist_events, artist_releases, artist_snapshots
 
 SUBJECT_TYPE = "artist_digest"
 # The digest names at most this many artists; the heading counts all of them.
@@ -105,51 +99,14 @@ def artist_weeks(connection: Connection, *, start: date, end: date) -> list[Arti
     return weeks
 
 
-@dataclass(frozen=True)
-class TrendingArtist:
-    artist_id: str
-    name: str
-    kind: str  # rising, falling or new
-    day: date
-    plays: int
-    baseline_median: float
-    ratio: float | None
-    wow_growth: float | None
-
-
-def trending_artists(connection: Connection, *, start: date, end: date) -> list[TrendingArtist]:
+def trending_artists(connection: Connection, *, start: date, end: date) -> list[StoredTrend]:
     """The significant artist trends of ``[start, end)``, each artist's strongest, strongest
-    first; names from the catalogue (the artist id when it has none)."""
-    names = (
-        select(catalogue_tracks.c.artist_id, func.max(catalogue_tracks.c.artist_name).label("name"))
-        .group_by(catalogue_tracks.c.artist_id)
-        .subquery()
-    )
-    query = (
-        select(listening_trends, names.c.name)
-        .outerjoin(names, names.c.artist_id == listening_trends.c.entity_id)
-        .where(
-            listening_trends.c.entity_type == "artist",
-            listening_trends.c.significant.is_(True),
-            listening_trends.c.day >= start,
-            listening_trends.c.day < end,
-        )
-        .order_by(func.abs(listening_trends.c.robust_z).desc(), listening_trends.c.entity_id)
-    )
-    strongest: dict[str, TrendingArtist] = {}
-    for row in connection.execute(query).mappings():
-        if row["entity_id"] in strongest:
-            continue
-        strongest[row["entity_id"]] = TrendingArtist(
-            artist_id=row["entity_id"],
-            name=row["name"] or row["entity_id"],
-            kind=row["kind"],
-            day=row["day"],
-            plays=int(row["plays"]),
-            baseline_median=float(row["baseline_median"]),
-            ratio=row["ratio"],
-            wow_growth=row["wow_growth"],
-        )
+    first."""
+    strongest: dict[str, StoredTrend] = {}
+    for trend in stored_trends(
+        connection, start=start, end=end, entity_type="artist", significant_only=True
+    ):
+        strongest.setdefault(trend.entity_id, trend)
     return list(strongest.values())
 
 
@@ -158,7 +115,7 @@ def _int(value: object) -> int | None:
 
 
 def artist_digest(
-    weeks: list[ArtistWeek], *, week: str, trending: list[TrendingArtist] | None = None
+    weeks: list[ArtistWeek], *, week: str, trending: list[StoredTrend] | None = None
 ) -> Draft:
     """The digest as Markdown: a heading with the totals, then one line per artist with news,
     then the artists trending on the service."""
@@ -225,14 +182,6 @@ def artist_digest(
     return Draft(SUBJECT_TYPE, week, week, tuple(sentences), separator="\n")
 
 
-def _trend_sentence(artist: TrendingArtist) -> Sentence:
-    template, facts = describe_trend(
-        artist.name,
-        artist.kind,
-        day=artist.day,
-        plays=artist.plays,
-        baseline_median=artist.baseline_median,
-        ratio=artist.ratio,
-        wow_growth=artist.wow_growth,
-    )
+def _trend_sentence(trend: StoredTrend) -> Sentence:
+    template, facts = trend.sentence()
     return Sentence.render("- " + template, **facts)

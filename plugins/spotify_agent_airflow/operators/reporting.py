@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -41,7 +42,10 @@ class BuildReportsOperator(BaseOperator):
             with engine.connect() as connection:
                 latest = latest_aggregated_day(connection)
             days = [latest] if latest else []
-        built = [self._build(context, engine, period) for period in periods_for(days, conf.period)]
+        with engine.connect() as connection:
+            reported_weeks = weekly_labels(connection)
+        periods = periods_for(days, conf.period, reported_weeks)
+        built = [self._build(context, engine, period) for period in periods]
         for item in built:
             item["url"] = report_url(item["kind"], item["label"])
             # The newest of each kind is the task's extra link.
@@ -115,20 +119,32 @@ class BuildReportsOperator(BaseOperator):
         }
 
 
-def periods_for(days: list[date], period: str) -> list[Any]:
+def periods_for(days: list[date], period: str, reported_weeks: Collection[str] = ()) -> list[Any]:
     """Each day's daily report, and its ISO week's report when asked for or (``auto``) when the
-    day is a Sunday, the week's last; a week is built once however many of its days came."""
+    day is a Sunday (the week complete) or the week already has a report (a day of it was
+    aggregated again: its week must not keep the old figures); a week is built once."""
     from spotify_agent.analytics.report_facts import ReportPeriod
 
     periods: list[ReportPeriod] = []
     for day in sorted(set(days)):
         if period in ("auto", "daily"):
             periods.append(ReportPeriod.daily(day))
-        if period == "weekly" or (period == "auto" and day.weekday() == 6):
-            week = ReportPeriod.weekly(day)
-            if week not in periods:
-                periods.append(week)
+        week = ReportPeriod.weekly(day)
+        wanted = period == "weekly" or (
+            period == "auto" and (day.weekday() == 6 or week.label in reported_weeks)
+        )
+        if wanted and week not in periods:
+            periods.append(week)
     return periods
+
+
+def weekly_labels(connection: Any) -> set[str]:
+    from sqlalchemy import select
+
+    from spotify_agent.warehouse.schema import reports
+
+    query = select(reports.c.label).where(reports.c.kind == "weekly")
+    return set(connection.execute(query).scalars())
 
 
 class EmailReportsOperator(BaseOperator):
@@ -154,7 +170,7 @@ class EmailReportsOperator(BaseOperator):
         from airflow.sdk.exceptions import AirflowSkipException
 
         conf = read_conf(context, ReportingConf)
-        recipients = list(conf.email_to) or recipients_from_variable()
+        recipients = normalised(list(conf.email_to) or recipients_from_variable())
         if not recipients:
             raise AirflowSkipException(
                 f"no recipients: set email_to or the {RECIPIENTS_VARIABLE} variable"
@@ -191,7 +207,8 @@ class EmailReportsOperator(BaseOperator):
         with tempfile.TemporaryDirectory(prefix="report-mail-") as scratch:
             files = []
             for name in ["report.html", *item["extracts"]]:
-                local = Path(scratch) / f"{kind}-{label}-{name}"
+                # The names the report's links use, so the saved attachments work together.
+                local = Path(scratch) / name
                 local.write_bytes((folder / name).read_bytes())
                 files.append(str(local))
             with SmtpHook(smtp_conn_id=self.smtp_conn_id) as smtp:
@@ -226,6 +243,11 @@ def recipients_from_variable() -> list[str]:
         return list(ReportingConf(email_to=addresses).email_to)
     except ValueError as error:
         raise ValueError(f"variable {RECIPIENTS_VARIABLE}: {error}") from error
+
+
+def normalised(addresses: list[str]) -> list[str]:
+    """Each address once, lower-cased (what the e-mail dedupe compares)."""
+    return sorted({address.strip().lower() for address in addresses})
 
 
 def _connection_exists(conn_id: str) -> bool:

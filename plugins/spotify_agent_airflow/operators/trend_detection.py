@@ -21,7 +21,7 @@ class DetectTrendsOperator(BaseOperator):
     """Detects artist and track trends for each day to look at (the conf's ``day``, else the
     days the triggering events announce, else the latest aggregated day), replaces
     each day's ``listening_trends`` rows in one transaction with its audit row, and puts the
-    significant ones in the extra of its outlet's Asset event."""
+    significant ones in the extra of its outlet's Asset event (the day's trends, for reporting)."""
 
     def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -44,7 +44,7 @@ class DetectTrendsOperator(BaseOperator):
             days = [latest] if latest else []
         results = [self._detect(context, engine, day, rules) for day in days]
         significant = [t for result in results for t in result.pop("significant_trends")]
-        significant.sort(key=lambda t: -abs(t["robust_z"]))
+        significant.sort(key=lambda t: (-t["score"], t["entity_id"]))
         summary = {
             "days": [day.isoformat() for day in days],
             "trends": sum(result["trends"] for result in results),
@@ -117,6 +117,7 @@ class DetectTrendsOperator(BaseOperator):
                     "entity_id": t.entity_id,
                     "kind": t.kind,
                     "plays": t.plays,
+                    "score": t.score,
                     "robust_z": t.robust_z,
                     "wow_growth": t.wow_growth,
                 }
@@ -124,3 +125,23 @@ class DetectTrendsOperator(BaseOperator):
                 if t.significant
             ],
         }
+
+
+class AnnounceSignificantTrendsOperator(BaseOperator):
+    """Updates its outlet (``significant_listening_trends``) with the significant trends the
+    ``detect`` task found, naming them in the event's extra; skipped when there are none, so
+    consumers (content, alerting) run only when there is something to say."""
+
+    def __init__(self, *, detect_task_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.detect_task_id = detect_task_id
+
+    def execute(self, context: Any) -> int:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        found = context["ti"].xcom_pull(task_ids=self.detect_task_id) or {}
+        if not found.get("significant"):
+            raise AirflowSkipException("no significant trend")
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = found
+        return int(found["significant"])

@@ -64,9 +64,9 @@ def seed_report_history(connection: Connection) -> None:
         listening_trends.insert(),
         [{"day": W47, "entity_type": "artist", "entity_id": "0ReportArtistBlueHour1",
           "kind": "rising", "plays": 200, "listeners": 40, "baseline_median": 100.0,
-          "baseline_mad": 0.0, "baseline_days": 28, "robust_z": 7.0711, "ratio": 2.0,
-          "last_7d_plays": 1_100, "prev_7d_plays": 700, "wow_growth": 0.5714, "wow_z": 7.4,
-          "significant": False, "run_id": "seed", "trace_id": "0" * 32, "detected_at": now}],
+          "baseline_mad": 0.0, "baseline_days": 28, "baseline_level": 100.0, "robust_z": 7.0711,
+          "ratio": 2.0, "last_7d_plays": 1_100, "prev_7d_plays": 700, "wow_growth": 0.5714,
+          "wow_z": 7.4, "score": 7.4, "significant": False, "run_id": "seed", "trace_id": "0" * 32, "detected_at": now}],
     )  # fmt: skip
 
 

@@ -77,7 +77,8 @@ def test_the_first_screen_says_how_the_week_went(weekly) -> None:
     report = render_report(weekly)
     assert report.headline == [
         "3,600 plays by 70 listeners, up 2.9% on the previous week.",
-        "Biggest mover: Blue Hour rose to 200 plays on 2026-11-16, 2.0 times the 28-day median.",
+        "Biggest mover: Blue Hour grew 57.1% in a week, to 1,100 plays in the 7 days to "
+        "2026-11-16.",
         "Data quality: 4 plays set aside (0.11%: 1 negative duration, 3 unknown track); "
         "not aggregated: 2026-11-18.",
     ]
@@ -120,12 +121,9 @@ def test_the_extracts_hold_the_numbers(weekly) -> None:
         *[f"2026-11-{d},True,600,0,0,0" for d in range(19, 23)],
     ]
     assert extracts["countries.csv"].splitlines()[1] == "SE,2400,0.666667,0.1"
-    assert (
-        extracts["movers.csv"]
-        .splitlines()[1]
-        .startswith(
-            "2026-11-16,artist,0ReportArtistBlueHour1,Blue Hour,rising,200,100.0,7.0711,2.0,0.5714,"
-        )
+    assert extracts["movers.csv"].splitlines()[1] == (
+        "2026-11-16,artist,0ReportArtistBlueHour1,Blue Hour,rising,200,100.0,2.0,7.0711,1100,"
+        "0.5714,7.4,7.4,False"
     )
     assert len(extracts["daily.csv"].splitlines()) == 1 + 56
 
@@ -146,15 +144,29 @@ def test_a_quiet_day_and_an_empty_period_still_make_a_report(seeded) -> None:
 
 
 def test_trend_inputs_read_from_either_warehouse(seeded) -> None:
-    """trend_detection's reads, on both backends: artists summed over countries, only tracks
-    with enough plays, and the days the aggregation wrote."""
+    """trend_detection's reads, on both backends: artists summed over countries, only artists
+    and tracks with enough plays on some day, and the days the aggregation wrote."""
     rules = TrendRules(min_plays=250)
     with seeded.connect() as connection:
         days = aggregated_days(connection, W47 - timedelta(days=28), W47)
         artists = list(daily_plays(connection, "artist", W47, rules))
         tracks = list(daily_plays(connection, "track", W47, rules))
     assert len(days) == 29 and MISSING_DAY not in days
-    blue = {row.day: row.plays for row in artists if row.entity_id == "0ReportArtistBlueHour1"}
-    assert blue[W47] == 200 and blue[W47 - timedelta(days=1)] == 100
+    aurora = {row.day: row.plays for row in artists if row.entity_id == "0ReportArtistAurora001"}
+    assert aurora[W47] == 400 and len(aurora) == 29
+    # Blue Hour (100, then 200 a day) never reaches 250.
+    assert {row.entity_id for row in artists} == {"0ReportArtistAurora001"}
     # Dawn (400 a day) reaches 250, Night (100 then 200) never does.
     assert {row.entity_id for row in tracks} == {"0ReportTrackDawn000001"}
+
+
+def test_names_are_text_in_charts_not_formulas() -> None:
+    """Artist names with dollar signs ("A$AP Rocky", "$uicideboy$") would be TeX to matplotlib;
+    some ("Money $$ Talk") would fail the whole report."""
+    from spotify_agent.analytics import charts
+    from spotify_agent.analytics.report_facts import Ranked
+
+    names = ["A$AP Rocky", "$uicideboy$", "Money $$ Talk"]
+    svg = charts.shares([Ranked(n, n, 10, 0.1) for n in names], "Top artists")
+    for name in names:
+        assert name in svg

@@ -171,9 +171,10 @@ def test_the_digest_names_the_week_s_significant_artist_trends(warehouse) -> Non
         return {
             "day": day, "entity_type": "artist", "entity_id": artist, "kind": kind,
             "plays": plays, "listeners": plays // 2, "baseline_median": numbers.get("median", 100.0),
-            "baseline_mad": 5.0, "baseline_days": 28, "robust_z": z,
-            "ratio": numbers.get("ratio"), "last_7d_plays": 7 * plays, "prev_7d_plays": None,
-            "wow_growth": numbers.get("wow"), "wow_z": None,
+            "baseline_mad": 5.0, "baseline_days": 28, "baseline_level": numbers.get("median", 100.0),
+            "robust_z": z, "ratio": numbers.get("ratio"), "last_7d_plays": 7 * plays,
+            "prev_7d_plays": None, "wow_growth": numbers.get("wow"), "wow_z": numbers.get("wow_z"),
+            "score": max(abs(z), abs(numbers.get("wow_z") or 0)),
             "significant": numbers.get("significant", True),
             "run_id": "r", "trace_id": "t" * 32, "detected_at": now,
         }  # fmt: skip
@@ -192,7 +193,14 @@ def test_the_digest_names_the_week_s_significant_artist_trends(warehouse) -> Non
                 trend("f" * 22, monday + timedelta(days=3), "falling", 10, -9.5, median=200.0),
                 trend("n" * 22, monday + timedelta(days=4), "new", 250, 250.0),
                 trend(
-                    "w" * 22, monday + timedelta(days=5), "rising", 160, 8.5, ratio=1.2, wow=0.45
+                    "w" * 22,
+                    monday + timedelta(days=5),
+                    "rising",
+                    160,
+                    2.0,
+                    ratio=1.2,
+                    wow=0.45,
+                    wow_z=8.5,
                 ),
                 trend("q" * 22, monday + timedelta(days=5), "rising", 90, 6.0, significant=False),
                 trend("o" * 22, next_monday, "rising", 900, 30.0, ratio=9.0),  # next week
@@ -203,7 +211,7 @@ def test_the_digest_names_the_week_s_significant_artist_trends(warehouse) -> Non
     assert draft.text.splitlines()[2:] == [
         "## Trending on the service",
         f"- {'n' * 22} is new here: 250 plays on 2026-11-20.",
-        "- Riser rose to 400 plays on 2026-11-17, 4.0 times the 28-day median.",
-        f"- {'f' * 22} fell to 10 plays on 2026-11-19, from a 28-day median of 200.0.",
-        f"- {'w' * 22} grew 45.0% week over week, to 160 plays on 2026-11-21.",
+        "- Riser rose to 400 plays on 2026-11-17, 4.0 times its usual 100.0.",
+        f"- {'f' * 22} fell to 10 plays on 2026-11-19, from a usual 200.0.",
+        f"- {'w' * 22} grew 45.0% in a week, to 1,120 plays in the 7 days to 2026-11-21.",
     ]
