@@ -11,8 +11,8 @@ from airflow.sdk import BaseOperator
 
 from spotify_agent.analytics.confs import ReportingConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.context import announced_days
 from spotify_agent_airflow.links import DailyReportLink, WeeklyReportLink
+from spotify_agent_airflow.operators.analytics import days_asked_for
 
 log = logging.getLogger(__name__)
 SMTP_CONN_ID = "smtp_reports"
@@ -31,17 +31,12 @@ class BuildReportsOperator(BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
-        from spotify_agent.analytics.trend_store import latest_aggregated_day
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.urls import report_url
 
         conf = read_conf(context, ReportingConf)
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
-        days = [conf.day] if conf.day else announced_days(context)
-        if not days:
-            with engine.connect() as connection:
-                latest = latest_aggregated_day(connection)
-            days = [latest] if latest else []
+        days = days_asked_for(context, conf.day, engine)
         with engine.connect() as connection:
             reported_weeks = weekly_labels(connection)
         periods = periods_for(days, conf.period, reported_weeks)

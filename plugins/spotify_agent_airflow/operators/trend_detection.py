@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator
 
 from spotify_agent.analytics.confs import TrendDetectionConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.context import announced_days
+from spotify_agent_airflow.operators.analytics import days_asked_for
 
 log = logging.getLogger(__name__)
 # The significant trends an Asset event names (the table has them all).
@@ -30,18 +30,13 @@ class DetectTrendsOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from dataclasses import replace
 
-        from spotify_agent.analytics.trend_store import latest_aggregated_day
         from spotify_agent.analytics.trends import TrendRules
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, TrendDetectionConf)
         rules = replace(TrendRules(), min_plays=conf.min_plays, z_threshold=conf.z_threshold)
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
-        days = [conf.day] if conf.day else announced_days(context)
-        if not days:
-            with engine.connect() as connection:
-                latest = latest_aggregated_day(connection)
-            days = [latest] if latest else []
+        days = days_asked_for(context, conf.day, engine)
         results = [self._detect(context, engine, day, rules) for day in days]
         significant = [t for result in results for t in result.pop("significant_trends")]
         significant.sort(key=lambda t: (-t["score"], t["entity_id"]))
