@@ -101,6 +101,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     log_dir = project_dir() / "var" / "demo"
     log_dir.mkdir(parents=True, exist_ok=True)
     runs = []
+    seeded = _seed_demo_history()
+    if seeded:
+        print(
+            f"seeded {seeded} days of synthetic listening history (spotify_agent.analytics.demo_history)"
+        )
     with _spotify_emulator(log_dir) as emulated:
         confs: dict[str, dict[str, object]] = {}
         if emulated.artist_ids:
@@ -235,6 +240,29 @@ def _own_playlist_ids(base: str) -> list[str]:
     )
     page.raise_for_status()
     return [playlist["id"] for playlist in page.json()["items"]]
+
+
+def _seed_demo_history() -> int:
+    """Five weeks of finished days before today, once, of the emulator's tracks (the demo
+    starts it with seed 42), the most played first."""
+    from datetime import UTC, datetime, timedelta
+
+    from spotify_agent.analytics.demo_history import SeedTrack, seed_history
+    from spotify_agent.spotify_emulator.config import CatalogSpec
+    from spotify_agent.spotify_emulator.testing import build_catalog
+    from spotify_agent_airflow.hooks.warehouse import shared_engine
+
+    catalog = build_catalog(CatalogSpec(seed=42))
+    tracks = sorted(catalog.tracks.values(), key=lambda track: (-track.weight, track.id))
+    catalogue = [
+        SeedTrack(
+            t.id, t.artist_ids[0], catalog.artists[t.artist_ids[0]].name, t.name, t.duration_ms
+        )
+        for t in tracks
+    ]
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    with shared_engine(_warehouse_url("warehouse_default")).begin() as connection:
+        return seed_history(connection, last_day=yesterday, catalogue=catalogue)
 
 
 def demo_summary(runs: list[DemoRun]) -> str:

@@ -70,6 +70,7 @@ def plays_over_time(days: Sequence[DayFigures], highlight_from: Any) -> str:
     counts = [d.listeners if d.aggregated else float("nan") for d in days]
     listeners.plot(x, counts, color=ORANGE, linewidth=1.6, label="listeners")
     listeners.set_ylabel("listeners")
+    listeners.set_ylim(bottom=0)
     listeners.spines["top"].set_visible(False)
     _day_ticks(axis, days)
     handles = axis.get_legend_handles_labels()

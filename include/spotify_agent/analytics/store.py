@@ -235,7 +235,9 @@ def _day_written(connection: Connection, start: datetime) -> bool:
 
 
 def _batches(connection: Connection, query: Any) -> Iterator[Sequence[Any]]:
-    result = connection.execution_options(yield_per=_BATCH).execute(query)
+    # Per statement: Connection.execution_options() would change the connection for good, and
+    # a later DELETE on it would run through a server-side cursor (PostgreSQL refuses).
+    result = connection.execute(query, execution_options={"yield_per": _BATCH})
     yield from result.partitions()
 
 
