@@ -29,6 +29,7 @@ from spotify_agent.warehouse.schema import (
     listener_profiles,
     listening_events,
 )
+from spotify_agent.warehouse.times import midnight_utc
 
 SOURCE = "demo:synthetic"
 LISTENERS = 600
@@ -74,7 +75,7 @@ def seed_history(
         .select_from(aggregation_periods)
         .where(
             aggregation_periods.c.kind == "day",
-            aggregation_periods.c.period_start >= _midnight(first_day),
+            aggregation_periods.c.period_start >= midnight_utc(first_day),
         )
     ).scalar_one()
     if written:
@@ -134,7 +135,7 @@ def _seed_day(connection: Connection, day: date, tracks: list[SeedTrack], *, ris
     seconds = seconds + rng.integers(0, 3600, size=len(track))
     skip = rng.random(len(track)) < 0.2
     ms_played = np.where(skip, rng.integers(2_000, 30_000, len(track)), rng.integers(120_000, 300_000, len(track)))  # fmt: skip
-    start = _midnight(day)
+    start = midnight_utc(day)
     now = datetime.now(UTC)
     rows = {}
     for t, u, s, ms in zip(track, listener, seconds, ms_played, strict=True):
@@ -154,14 +155,10 @@ def _aggregate(connection: Connection, day: date) -> None:
     from spotify_agent.analytics.aggregation import aggregate_day
     from spotify_agent.analytics.store import Period, extract, replace_period
 
-    period = Period("day", _midnight(day), _midnight(day + timedelta(days=1)))
+    period = Period("day", midnight_utc(day), midnight_utc(day + timedelta(days=1)))
     events, tracks, listeners = extract(connection, period)
     now = datetime.now(UTC)
     result = aggregate_day(
         events, tracks, listeners, day_start=period.start, day_end=period.end, now=now
     )
     replace_period(connection, period, result, run_id=SOURCE, trace_id="0" * 32, at=now)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)

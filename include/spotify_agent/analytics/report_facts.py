@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, and_, func, select
@@ -24,7 +24,7 @@ from spotify_agent.warehouse.schema import (
     aggregation_periods,
     quarantine,
 )
-from spotify_agent.warehouse.times import stored_utc
+from spotify_agent.warehouse.times import midnight_utc, stored_utc
 
 ReportKind = Literal["daily", "weekly"]
 TOP = 10
@@ -171,13 +171,9 @@ def report_facts(connection: Connection, period: ReportPeriod) -> ReportFacts:
 def _in(table: Any, period: ReportPeriod) -> Any:
     return and_(
         table.c.kind == "day",
-        table.c.period_start >= _midnight(period.start),
-        table.c.period_start < _midnight(period.end),
+        table.c.period_start >= midnight_utc(period.start),
+        table.c.period_start < midnight_utc(period.end),
     )
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _totals(connection: Connection, period: ReportPeriod) -> Totals:

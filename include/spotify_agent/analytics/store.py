@@ -31,7 +31,7 @@ from spotify_agent.warehouse.schema import (
     listening_events,
     quarantine,
 )
-from spotify_agent.warehouse.times import stored_utc
+from spotify_agent.warehouse.times import midnight_utc, stored_utc
 
 Kind = Literal["day", "partial"]
 TABLES = {
@@ -61,7 +61,7 @@ def period_for(interval_end: datetime, day: Any = None) -> Period:
     exactly :data:`SETTLE` past midnight; yesterday so far before that; today so far after.
     ``day`` (a date) asks for that finished day instead."""
     if day is not None:
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        start = midnight_utc(day)
         return Period("day", start, start + timedelta(days=1))
     # A plain datetime: Airflow hands pendulum ones, whose arithmetic differs in small ways.
     end = datetime.fromtimestamp(interval_end.timestamp(), UTC)

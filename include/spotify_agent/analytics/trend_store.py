@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import Connection, delete, func, select
 
@@ -31,19 +31,15 @@ from spotify_agent.warehouse.schema import (
     catalogue_tracks,
     listening_trends,
 )
-from spotify_agent.warehouse.times import stored_utc
-
-
-def midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+from spotify_agent.warehouse.times import midnight_utc, stored_utc
 
 
 def aggregated_days(connection: Connection, first: date, last: date) -> list[date]:
     """The finished days in ``[first, last]`` that the aggregation wrote."""
     query = select(aggregation_periods.c.period_start).where(
         aggregation_periods.c.kind == "day",
-        aggregation_periods.c.period_start >= midnight(first),
-        aggregation_periods.c.period_start <= midnight(last),
+        aggregation_periods.c.period_start >= midnight_utc(first),
+        aggregation_periods.c.period_start <= midnight_utc(last),
     )
     return sorted(stored_utc(start).date() for (start,) in connection.execute(query))
 
@@ -61,7 +57,7 @@ def daily_plays(
 ) -> Iterator[DailyPlays]:
     """Every day of ``day``'s window with plays, per artist or per candidate track."""
     first, last = baseline_window(day, rules)
-    start, end = midnight(first), midnight(last)
+    start, end = midnight_utc(first), midnight_utc(last)
     if entity_type == "artist":
         table = agg_artist_country
         per_day = (

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 
 def stored_utc(value: datetime) -> datetime:
     """An aware UTC datetime: SQLite hands back naive ones (the warehouse stores UTC),
     PostgreSQL aware ones."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def midnight_utc(day: date) -> datetime:
+    """The start of ``day`` in UTC: how the warehouse keys a day's periods."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -15,16 +15,11 @@ METADATA_CONN_ID = "airflow_metadata_db"
 
 def metadata_db_url() -> URL | None:
     """The URL the connection names, or ``None`` when there is no such connection."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
+    from spotify_agent_airflow.hooks import connection_or_none
     from spotify_agent_airflow.hooks.warehouse import warehouse_url
 
-    try:
-        connection = BaseHook.get_connection(METADATA_CONN_ID)
-    except AirflowNotFoundException:
-        return None
-    return warehouse_url(connection)
+    connection = connection_or_none(METADATA_CONN_ID)
+    return None if connection is None else warehouse_url(connection)
 
 
 def skip_reason(what: str) -> str:

@@ -164,13 +164,15 @@ class EmailReportsOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, int]:
         from airflow.sdk.exceptions import AirflowSkipException
 
+        from spotify_agent_airflow.hooks import connection_or_none
+
         conf = read_conf(context, ReportingConf)
         recipients = normalised(list(conf.email_to) or recipients_from_variable())
         if not recipients:
             raise AirflowSkipException(
                 f"no recipients: set email_to or the {RECIPIENTS_VARIABLE} variable"
             )
-        if not _connection_exists(self.smtp_conn_id):
+        if connection_or_none(self.smtp_conn_id) is None:
             raise AirflowSkipException(f"no {self.smtp_conn_id} connection: nothing e-mailed")
         built = context["ti"].xcom_pull(task_ids=self.build_task_id) or []
         counts = {"emailed": 0, "already_sent": 0}
@@ -243,17 +245,6 @@ def recipients_from_variable() -> list[str]:
 def normalised(addresses: list[str]) -> list[str]:
     """Each address once, lower-cased (what the e-mail dedupe compares)."""
     return sorted({address.strip().lower() for address in addresses})
-
-
-def _connection_exists(conn_id: str) -> bool:
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        return False
-    return True
 
 
 def email_subject(item: dict[str, Any]) -> str:
