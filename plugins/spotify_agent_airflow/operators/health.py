@@ -4,100 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, Variable, conf
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from airflow.sdk import BaseOperator
 
 from spotify_agent.maintenance.confs import HealthCheckConf
-from spotify_agent.maintenance.health import (
-    ComponentHealth,
-    HealthCheckFailed,
-    check_airflow_api,
-    check_backups,
-    check_cache,
-    check_celery_workers,
-    check_database,
-    check_disk_space,
-    check_object_store,
-    check_scheduler_heartbeat,
-    check_spotify,
-    check_warehouse,
-    down_components,
-    health_alerts,
-    monitor_report,
-    record_health,
-    run_checks,
-    scheduler_from_report,
-)
-from spotify_agent_airflow.audit import audit_action
-from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.context import trace_id_for
-from spotify_agent_airflow.hooks.cache import CacheHook
-from spotify_agent_airflow.hooks.warehouse import WarehouseHook
-from spotify_agent_airflow.object_store import object_store_root
-from spotify_agent_airflow.urls import api_base_url
+
+if TYPE_CHECKING:
+    from spotify_agent.maintenance.health import ComponentHealth
+    from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
 log = logging.getLogger(__name__)
-
-
-def check_metadata_db() -> ComponentHealth:
-    """Ask the metadata DB directly where this process may (``airflow dags test``), else the API server.
-
-    Task processes started by a scheduler get a deliberately unusable ``sql_alchemy_conn``.
-    """
-    try:
-        url = make_url(conf.get("database", "sql_alchemy_conn", fallback=""))
-    except ArgumentError:
-        return check_airflow_api(api_base_url())
-    return check_database("metadata_db", url)
-
-
-def check_scheduler() -> ComponentHealth:
-    """The scheduler's heartbeat: from the ``job`` table where this process may read it
-    (``airflow dags test``), else as the API server reports it."""
-    try:
-        url = make_url(conf.get("database", "sql_alchemy_conn", fallback=""))
-    except ArgumentError:
-        return scheduler_from_report(*monitor_report(api_base_url()))
-    threshold = conf.getint("scheduler", "scheduler_health_check_threshold", fallback=30)
-    return check_scheduler_heartbeat(
-        url, now=datetime.now(UTC), threshold=timedelta(seconds=threshold)
-    )
-
-
-CELERY_QUEUES_VARIABLE = "celery_queues"
-
-
-def check_celery() -> ComponentHealth:
-    """Workers answering on every queue named by the ``celery_queues`` variable (comma-separated,
-    default ``default``); ``off`` unless the executor is the CeleryExecutor."""
-    if "CeleryExecutor" not in (conf.get("core", "executor", fallback="") or ""):
-        return check_celery_workers(None, [])
-    from airflow.providers.celery.executors.celery_executor_utils import app
-
-    queues = str(Variable.get(CELERY_QUEUES_VARIABLE, default="default"))
-    return check_celery_workers(app, [q.strip() for q in queues.split(",") if q.strip()])
-
-
-def _spotify_hook(conn_id: str) -> Any:
-    # Imported here: the Spotify hook pulls in urllib3 and the payload models, which a DAG file
-    # importing this operator should not pay for at parse time.
-    from spotify_agent_airflow.hooks.spotify import SpotifyHook
-
-    return SpotifyHook(conn_id)
-
-
-def _task_volumes() -> dict[str, str]:
-    """Where tasks write: Airflow's logs and the temporary folder (backups are staged there)."""
-    import tempfile
-
-    logs = conf.get("logging", "base_log_folder", fallback="") or tempfile.gettempdir()
-    Path(logs).mkdir(parents=True, exist_ok=True)
-    return {"logs": logs, "tmp": tempfile.gettempdir()}
 
 
 class HealthCheckOperator(BaseOperator):
@@ -122,6 +40,29 @@ class HealthCheckOperator(BaseOperator):
         self.spotify_conn_id = spotify_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from spotify_agent.maintenance.health import (
+            HealthCheckFailed,
+            check_backups,
+            check_cache,
+            check_disk_space,
+            check_object_store,
+            check_spotify,
+            check_warehouse,
+            down_components,
+            run_checks,
+        )
+        from spotify_agent_airflow.conf import read_conf
+        from spotify_agent_airflow.health_probes import (
+            check_celery,
+            check_metadata_db,
+            check_scheduler,
+            spotify_hook,
+            task_volumes,
+        )
+        from spotify_agent_airflow.hooks.cache import CacheHook
+        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+        from spotify_agent_airflow.object_store import object_store_root
+
         run_conf = read_conf(context, HealthCheckConf)
         warehouse = WarehouseHook(self.warehouse_conn_id)
         probe_name = f"{context['ti'].run_id}.txt".replace(":", "_").replace("+", "_")
@@ -132,9 +73,9 @@ class HealthCheckOperator(BaseOperator):
             "metadata_db": check_metadata_db,
             "scheduler": check_scheduler,
             "celery_workers": check_celery,
-            "spotify": lambda: check_spotify(_spotify_hook(self.spotify_conn_id)),
+            "spotify": lambda: check_spotify(spotify_hook(self.spotify_conn_id)),
             "backups": lambda: check_backups(warehouse.url, now=datetime.now(UTC)),
-            "disk_space": lambda: check_disk_space(_task_volumes()),
+            "disk_space": lambda: check_disk_space(task_volumes()),
         }
         results = run_checks({name: available[name] for name in run_conf.components})
         for result in results:
@@ -169,6 +110,7 @@ class HealthCheckOperator(BaseOperator):
         """
         from spotify_agent.core.errors import PermanentFailure
         from spotify_agent.core.pagerduty import PagingFailed, PagingRefused
+        from spotify_agent.maintenance.health import health_alerts
         from spotify_agent_airflow.hooks.pagerduty import PagerDutyHook
 
         hook = PagerDutyHook.if_configured()
@@ -202,6 +144,10 @@ class HealthCheckOperator(BaseOperator):
         results: list[ComponentHealth],
         down: list[ComponentHealth],
     ) -> int:
+        from spotify_agent.maintenance.health import record_health
+        from spotify_agent_airflow.audit import audit_action
+        from spotify_agent_airflow.context import trace_id_for
+
         try:
             with warehouse.get_engine().begin() as connection:
                 rows = record_health(
