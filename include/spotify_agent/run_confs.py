@@ -19,6 +19,7 @@ from spotify_agent.maintenance.confs import (
     HealthCheckConf,
     LogRotationConf,
 )
+from spotify_agent.ml.confs import ModelTrainingConf, RecommendationUpdateConf
 from spotify_agent.spotify.confs import (
     ArtistMonitoringConf,
     ListeningIngestConf,
@@ -37,4 +38,6 @@ CONF_MODELS: dict[str, type[RunConf]] = {
     "streaming_aggregation": StreamingAggregationConf,
     "trend_detection": TrendDetectionConf,
     "reporting": ReportingConf,
+    "model_training": ModelTrainingConf,
+    "recommendation_update": RecommendationUpdateConf,
 }

@@ -36,3 +36,7 @@ SIGNIFICANT_TRENDS = Asset(
 )
 # Updated when reporting writes a report; the event's extra names each report and its URL.
 LISTENING_REPORTS = _table("reports")
+# Updated when model_training changes the serving recommender; the extra names it and why.
+MODEL_PROMOTIONS = _table("model_registry")
+# Updated by each recommendation_update run (the warehouse set; Redis when the cache is on).
+RECOMMENDATIONS = _table("recommendations")

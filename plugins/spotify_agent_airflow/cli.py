@@ -29,6 +29,8 @@ DEMO_DAGS: tuple[str, ...] = (
     "streaming_aggregation",
     "trend_detection",
     "reporting",
+    "model_training",
+    "recommendation_update",
     "artist_monitoring",
     "playlist_update",
     "content_generation",

@@ -37,6 +37,7 @@ from spotify_agent.warehouse.schema import (
     listening_cursors,
     listening_events,
     quarantine,
+    recommendations,
 )
 
 MIN_KEY_BYTES = 16
@@ -337,6 +338,7 @@ REGISTRY: tuple[PersonalDataStore, ...] = (
     RowsOfUser(listening_cursors, "user_id", holds="the user's recently-played cursor"),
     RowsOfUser(listener_profiles, "user_id", holds="the user's country, from the backend"),
     RowsOfUser(agg_listeners, "user_id", holds="the user's plays, time and sessions per day"),
+    RowsOfUser(recommendations, "user_id", holds="the tracks recommended to the user"),
     QuarantineMentions(),
     AuditPseudonyms(),
     LandedEventFiles(),
@@ -366,4 +368,7 @@ HOLDS_NO_USER_ID: dict[str, str] = {
     "aggregation_periods": "counts per period and reason",
     "listening_trends": "counts per artist or track and day",
     "reports": "report records; recipients are the service's staff, not listeners",
+    # The stored weights are per track (EASE's item-item matrix, ALS's item factors, play
+    # counts): no user's row is kept, so an erased listener leaves nothing to find in a model.
+    "model_registry": "model records and metrics over many listeners",
 }

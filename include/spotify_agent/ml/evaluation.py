@@ -31,17 +31,18 @@ class RankingMetrics:
 def top_k(scores: np.ndarray, exclude: sp.csr_matrix, k: int) -> np.ndarray:
     """Indices of the ``k`` best items per row, best first, never an excluded or -inf item.
 
-    Rows with fewer than ``k`` candidates are padded with -1. Ties go to the lower index.
+    Always ``k`` columns: rows with fewer candidates are padded with -1. Ties go to the lower
+    index (a full sort: ``argpartition`` would break ties at the cut arbitrarily).
     """
     scores = np.array(scores, dtype=np.float32, copy=True)
     rows, cols = exclude.nonzero()
     scores[rows, cols] = -np.inf
-    k = min(k, scores.shape[1])
-    candidates = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    picked = np.take_along_axis(scores, candidates, axis=1)
-    order = np.lexsort((candidates, -picked), axis=1)
-    best = np.take_along_axis(candidates, order, axis=1)
-    best[~np.isfinite(np.take_along_axis(scores, best, axis=1))] = -1
+    index = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+    order = np.lexsort((index, -scores), axis=1)[:, :k]
+    best = np.full((scores.shape[0], k), -1, dtype=np.int64)
+    best[:, : order.shape[1]] = order
+    found = np.take_along_axis(scores, order, axis=1)
+    best[:, : order.shape[1]][~np.isfinite(found)] = -1
     return best
 
 

@@ -24,7 +24,10 @@ class Interactions:
 
     @classmethod
     def from_triples(
-        cls, users: Sequence[object], items: Sequence[object], weights: Sequence[float]
+        cls,
+        users: Sequence[object] | np.ndarray,
+        items: Sequence[object] | np.ndarray,
+        weights: Sequence[float] | np.ndarray,
     ) -> Interactions:
         """Sum repeated (user, item) pairs; ids are sorted, so the same triples give one matrix."""
         user_ids, rows = np.unique(np.asarray(users), return_inverse=True)
@@ -38,6 +41,19 @@ class Interactions:
         matrix.sum_duplicates()
         matrix.eliminate_zeros()
         return cls(matrix.astype(np.float32), user_ids, item_ids)
+
+    @classmethod
+    def concat(cls, *parts: Interactions) -> Interactions:
+        """The parts' listening added up, over the union of their users and items."""
+        users: list[object] = []
+        items: list[object] = []
+        weights: list[np.ndarray] = []
+        for part in parts:
+            coo = part.matrix.tocoo()
+            users.extend(part.user_ids[coo.row])
+            items.extend(part.item_ids[coo.col])
+            weights.append(coo.data)
+        return cls.from_triples(users, items, np.concatenate(weights) if weights else [])
 
     @property
     def shape(self) -> tuple[int, int]:

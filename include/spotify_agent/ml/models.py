@@ -284,6 +284,17 @@ MODELS: dict[str, type[EaseRecommender] | type[AlsRecommender] | type[PopularRec
 }
 
 
+def new_model(kind: str, params: dict[str, Any]) -> Recommender:
+    """An unfitted model of ``kind`` with these hyper-parameters (as ``params()`` gives them)."""
+    if kind == EaseRecommender.kind:
+        return EaseRecommender(EaseParams(**params))
+    if kind == AlsRecommender.kind:
+        return AlsRecommender(AlsParams(**params))
+    if kind == PopularRecommender.kind:
+        return PopularRecommender()
+    raise ValueError(f"kind: no recommender is called {kind!r}")
+
+
 def _log1p(user_items: sp.csr_matrix) -> sp.csr_matrix:
     confidence = user_items.astype(np.float32, copy=True).tocsr()
     np.log1p(confidence.data, out=confidence.data)

@@ -518,3 +518,61 @@ reports = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("kind", "label", name="pk_reports"),
 )
+
+
+# --- model_training (migration 0012) ----------------------------------------------------------
+
+model_registry = Table(
+    "model_registry",
+    metadata,
+    # "<kind>-<sha256 of kind, params, window, data, code version>": same inputs, same id.
+    Column("model_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("cutoff", DateTime(timezone=True), nullable=False),
+    Column("window_end", DateTime(timezone=True), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("code_version", String(32), nullable=False),
+    Column("data_sha256", String(64), nullable=False),
+    # This model's metrics on the run's hold-out, and the run's figures for every candidate.
+    Column("metrics", JSON, nullable=False),
+    Column("compared", JSON, nullable=False),
+    Column("users", Integer, nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("object_prefix", String(250), nullable=False),
+    Column("weights_sha256", String(64), nullable=False),
+    # Exactly one row serves at a time; the reason says why it does or does not.
+    Column("serving", Boolean, nullable=False),
+    Column("decision", String(16), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("run_id", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("promoted_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("model_id", name="pk_model_registry"),
+)
+Index("ix_model_registry_serving", model_registry.c.serving)
+
+
+# --- recommendation_update (migration 0013) ---------------------------------------------------
+
+recommendations = Table(
+    "recommendations",
+    metadata,
+    # One set per (model, day), replaced whole by a re-run. Personal data: the GDPR registry
+    # erases a listener's rows.
+    Column("model_id", String(64), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("user_id", String(128), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("track_id", String(22), nullable=False),
+    # None for the popular fallback (no score of the model's)
+    Column("score", Float, nullable=True),
+    Column("because_track_id", String(22), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("model_id", "day", "user_id", "rank", name="pk_recommendations"),
+)
+Index("ix_recommendations_user_id", recommendations.c.user_id)

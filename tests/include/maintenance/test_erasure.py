@@ -59,6 +59,7 @@ from spotify_agent.warehouse.schema import (
     listening_cursors,
     listening_events,
     metadata,
+    recommendations,
 )
 
 NOW = datetime(2026, 11, 26, 9, tzinfo=UTC)
@@ -138,6 +139,14 @@ def seed_everywhere(engine, objects) -> set[str]:
                     sessions=1,
                 )
             )
+            connection.execute(
+                insert(recommendations).values(
+                    model_id="ease-1", day=NOW.date(), user_id=user_id, rank=1,
+                    track_id="4uLU6hMCjMI75M1A2tKUQC", score=0.5, because_track_id=None,
+                    reason="Popular on the service right now", run_id="seed",
+                    trace_id="0" * 32, created_at=NOW,
+                )
+            )  # fmt: skip
             write_audit(
                 connection,
                 [
@@ -198,6 +207,7 @@ def seed_everywhere(engine, objects) -> set[str]:
         "listening_cursors.user_id",
         "listener_profiles.user_id",
         "agg_listeners.user_id",
+        "recommendations.user_id",
         "quarantine",
         "audit_log.entity_key",
         "objects:landing/listening",
@@ -283,6 +293,7 @@ def test_erasure_leaves_nothing_findable_and_the_other_user_whole(warehouse, obj
             "listening_cursors.user_id": 1,
             "listener_profiles.user_id": 1,
             "agg_listeners.user_id": 1,
+            "recommendations.user_id": 1,
             "quarantine": 4,
             "audit_log.entity_key": 1,
             "objects:landing/listening": 4,  # two JSON lines (one broken), a one-line file, a Parquet row
@@ -336,7 +347,8 @@ def test_a_crash_midway_resumes_with_the_stores_left(warehouse, objects) -> None
         )
         assert request_of(connection, "req-1")["status"] == "pending"
     assert done == {
-        store.name: count for store, count in zip(REGISTRY[:-1], (25, 1, 1, 1, 4, 1), strict=True)
+        store.name: count
+        for store, count in zip(REGISTRY[:-1], (25, 1, 1, 1, 1, 4, 1), strict=True)
     }
     with warehouse.connect() as connection:
         started = connection.execute(

@@ -19,6 +19,19 @@ def test_top_k_pads_with_minus_one_when_too_few_items_can_be_recommended():
     assert top_k(scores, heard, 3).tolist() == [[0, -1, -1]]
 
 
+def test_top_k_always_has_k_columns_even_for_a_smaller_catalogue():
+    scores = np.array([[0.5, 0.7]], dtype=np.float32)
+
+    assert top_k(scores, sp.csr_matrix((1, 2)), 4).tolist() == [[1, 0, -1, -1]]
+
+
+def test_among_many_equal_scores_the_lower_indices_come_first():
+    scores = np.ones((3, 1000), dtype=np.float32)  # a popular list's integer counts tie a lot
+    scores[:, 500] = 2
+
+    assert top_k(scores, sp.csr_matrix((3, 1000)), 4).tolist() == [[500, 0, 1, 2]] * 3
+
+
 def test_metrics_match_a_hand_computed_example():
     # user 0: hits at ranks 1 and 3 of 3 recommended, 2 held out; user 1: no hit, 1 held out
     recommended = np.array([[4, 5, 6], [1, 2, 3]])
