@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from spotify_agent.core.run_conf import RunConf
+
+
+def _not_in_the_future(value: date | None) -> date | None:
+    if value is not None and value > datetime.now(UTC).date():
+        raise ValueError(f"{value} is in the future: its plays have not all happened")
+    return value
+
+
+# Today at the latest (an exclusive end: plays before it); analytics' FinishedDay is stricter.
+UpToToday = Annotated[date | None, AfterValidator(_not_in_the_future)]
 
 
 class ModelTrainingConf(RunConf):
     """Run conf of the ``model_training`` DAG."""
 
-    until: date | None = Field(
+    until: UpToToday = Field(
         default=None,
         description=(
             "Train on plays before this UTC day (YYYY-MM-DD, not included). Default: the run's "
@@ -63,13 +74,6 @@ class ModelTrainingConf(RunConf):
         default=0, ge=0, le=2**31 - 1, description="Random seed (ALS's start; ours has none)."
     )
 
-    @field_validator("until")
-    @classmethod
-    def _not_in_the_future(cls, value: date | None) -> date | None:
-        if value is not None and value > datetime.now(UTC).date():
-            raise ValueError(f"{value} is in the future: plays before it have not all happened")
-        return value
-
     @model_validator(mode="after")
     def _holdout_inside_window(self) -> ModelTrainingConf:
         if self.holdout_days >= self.window_days:
@@ -83,7 +87,7 @@ class ModelTrainingConf(RunConf):
 class RecommendationUpdateConf(RunConf):
     """Run conf of the ``recommendation_update`` DAG."""
 
-    day: date | None = Field(
+    day: UpToToday = Field(
         default=None,
         description=(
             "The day the set is for (YYYY-MM-DD; its version in Redis). Default: the run's end "
@@ -103,13 +107,6 @@ class RecommendationUpdateConf(RunConf):
         le=730,
         description="Days of a listener's plays the model reads (and never recommends again).",
     )
-
-    @field_validator("day")
-    @classmethod
-    def _not_in_the_future(cls, value: date | None) -> date | None:
-        if value is not None and value > datetime.now(UTC).date():
-            raise ValueError(f"{value} is in the future")
-        return value
 
     @model_validator(mode="after")
     def _active_inside_history(self) -> RecommendationUpdateConf:

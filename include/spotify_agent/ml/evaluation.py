@@ -73,6 +73,25 @@ def ranking_metrics(recommended: np.ndarray, test: sp.csr_matrix, *, k: int = 10
     )
 
 
+def recommended_top_k(
+    scores: Callable[[sp.csr_matrix], np.ndarray],
+    history: sp.csr_matrix,
+    *,
+    k: int,
+    batch_users: int = 2048,
+) -> np.ndarray:
+    """``top_k`` of every user's unheard items, scored in batches of users (bounded memory)."""
+    if history.shape[0] == 0:
+        return np.zeros((0, k), dtype=np.int64)
+    return np.vstack(
+        [
+            top_k(scores(history[start : start + batch_users]),
+                  history[start : start + batch_users], k)
+            for start in range(0, history.shape[0], batch_users)
+        ]
+    )  # fmt: skip
+
+
 def evaluate(
     scores: Callable[[sp.csr_matrix], np.ndarray],
     train: sp.csr_matrix,
@@ -82,10 +101,5 @@ def evaluate(
     batch_users: int = 2048,
 ) -> RankingMetrics:
     """Recommend ``k`` unheard items to every user from their ``train`` history, then score."""
-    recommended = np.vstack(
-        [
-            top_k(scores(train[start : start + batch_users]), train[start : start + batch_users], k)
-            for start in range(0, train.shape[0], batch_users)
-        ]
-    )
+    recommended = recommended_top_k(scores, train, k=k, batch_users=batch_users)
     return ranking_metrics(recommended, test, k=k)

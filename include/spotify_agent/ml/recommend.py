@@ -90,8 +90,8 @@ def recommend(
             row = start + offset
             user = str(histories.user_ids[row])
             played = history[row]
-            heard_all = set(histories.item_ids[histories.matrix[row].indices])
             if played.nnz == 0 or not signal[offset]:
+                heard_all = set(histories.item_ids[histories.matrix[row].indices])
                 picks = _fallback(user, popular, heard_all, catalogue, k)
                 counts.fallback_users += 1
             else:

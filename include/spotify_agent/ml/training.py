@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from spotify_agent.ml.evaluation import RankingMetrics, ranking_metrics, top_k
+from spotify_agent.ml.evaluation import RankingMetrics, ranking_metrics, recommended_top_k
 from spotify_agent.ml.interactions import Interactions
 from spotify_agent.ml.models import (
     AlsParams,
@@ -123,15 +123,11 @@ class TrainingParams:
 def judge(model: Recommender, item_ids: np.ndarray, split: TimeSplit) -> RankingMetrics:
     """Metrics of ``model`` (columns = ``item_ids``) on the split, through the ids."""
     history = reindex_columns(split.train.matrix, split.train.item_ids, item_ids)
-    ranked = np.vstack(
-        [
-            top_k(model.scores(history[start : start + 2048]), history[start : start + 2048], K)
-            for start in range(0, history.shape[0], 2048)
-        ]
-    )
+    ranked = recommended_top_k(model.scores, history, k=K)
+    # model columns -> the split's columns, through the ids (-1: unknown to the split, no hit)
     columns = {item: col for col, item in enumerate(split.train.item_ids)}
-    as_split = np.vectorize(lambda c: columns.get(item_ids[c], -1) if c >= 0 else -1, otypes=[int])
-    return ranking_metrics(as_split(ranked) if ranked.size else ranked, split.test, k=K)
+    to_split = np.array([columns.get(item, -1) for item in item_ids] + [-1], dtype=np.int64)
+    return ranking_metrics(to_split[ranked], split.test, k=K)
 
 
 def train_candidates(split: TimeSplit, params: TrainingParams) -> list[Trained]:
