@@ -19,7 +19,11 @@ from spotify_agent.maintenance.confs import (
     HealthCheckConf,
     LogRotationConf,
 )
-from spotify_agent.ml.confs import ModelTrainingConf, RecommendationUpdateConf
+from spotify_agent.ml.confs import (
+    AudioAnalysisConf,
+    ModelTrainingConf,
+    RecommendationUpdateConf,
+)
 from spotify_agent.spotify.confs import (
     ArtistMonitoringConf,
     ListeningIngestConf,
@@ -40,4 +44,5 @@ CONF_MODELS: dict[str, type[RunConf]] = {
     "reporting": ReportingConf,
     "model_training": ModelTrainingConf,
     "recommendation_update": RecommendationUpdateConf,
+    "audio_analysis": AudioAnalysisConf,
 }

@@ -40,3 +40,5 @@ LISTENING_REPORTS = _table("reports")
 MODEL_PROMOTIONS = _table("model_registry")
 # Updated by each recommendation_update run (the warehouse set; Redis when the cache is on).
 RECOMMENDATIONS = _table("recommendations")
+# Updated by each audio_analysis run that analysed something.
+AUDIO_FEATURES = _table("track_audio_features")

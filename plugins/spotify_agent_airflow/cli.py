@@ -31,6 +31,7 @@ DEMO_DAGS: tuple[str, ...] = (
     "reporting",
     "model_training",
     "recommendation_update",
+    "audio_analysis",
     "artist_monitoring",
     "playlist_update",
     "content_generation",
@@ -42,6 +43,8 @@ DEMO_DAGS: tuple[str, ...] = (
 DEMO_ERASED_USER = "demo.former-listener"
 # How many of the emulator's artists the demo adds to the watch list.
 DEMO_WATCHED_ARTISTS = 25
+# Tracks of the emulator's catalogue the demo gives synthetic audio (the last one silent).
+DEMO_AUDIO_TRACKS = 12
 # The demo keeps the emulator user's first playlist equal to their most played tracks.
 DEMO_PLAYLIST_SIZE = 20
 
@@ -107,6 +110,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if seeded:
         print(
             f"seeded {seeded} days of synthetic listening history (spotify_agent.analytics.demo_history)"
+        )
+    audio = _seed_demo_audio()
+    if audio:
+        print(
+            f"wrote {audio} synthetic audio files under audio/ (spotify_agent.ml.audio.synthetic)"
         )
     with _spotify_emulator(log_dir) as emulated:
         confs: dict[str, dict[str, object]] = {}
@@ -265,6 +273,31 @@ def _seed_demo_history() -> int:
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     with shared_engine(_warehouse_url("warehouse_default")).begin() as connection:
         return seed_history(connection, last_day=yesterday, catalogue=catalogue)
+
+
+def _seed_demo_audio() -> int:
+    """Synthetic music for the most played tracks of the emulator's catalogue, once, in a local
+    object store (a real store holds real audio)."""
+    from spotify_agent import resolve_project_path
+    from spotify_agent.ml.audio.synthetic import demo_library
+    from spotify_agent.spotify_emulator.config import CatalogSpec
+    from spotify_agent.spotify_emulator.testing import build_catalog
+    from spotify_agent_airflow.object_store import DEFAULT_OBJECT_STORE_URL
+
+    url = os.environ.get("OBJECT_STORE_URL", DEFAULT_OBJECT_STORE_URL)
+    if "://" in url and not url.startswith("file://"):
+        return 0
+    folder = resolve_project_path(url.removeprefix("file://"))
+    if (folder / "audio").exists():
+        return 0
+    catalog = build_catalog(CatalogSpec(seed=42))
+    tracks = sorted(catalog.tracks.values(), key=lambda track: (-track.weight, track.id))
+    objects = demo_library([track.id for track in tracks[:DEMO_AUDIO_TRACKS]])
+    for key, data in objects.items():
+        path = folder / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return len(objects)
 
 
 def demo_summary(runs: list[DemoRun]) -> str:

@@ -62,6 +62,16 @@ def decode_payload(encoding: str, text: str) -> Any:
     return text
 
 
+def payload_sha256(payload: Any) -> str:
+    """The digest that keys a payload in the quarantine (with its source)."""
+    encoding, text = encode_payload(payload)
+    return _digest(encoding, text)
+
+
+def _digest(encoding: str, text: str) -> str:
+    return hashlib.sha256(f"{encoding}:{text}".encode()).hexdigest()
+
+
 def quarantine_items(
     connection: Connection, items: Iterable[QuarantinedItem], *, run: RunRef, at: datetime
 ) -> int:
@@ -72,7 +82,7 @@ def quarantine_items(
         rows.append(
             {
                 "source": item.source,
-                "payload_sha256": hashlib.sha256(f"{encoding}:{text}".encode()).hexdigest(),
+                "payload_sha256": _digest(encoding, text),
                 "payload_encoding": encoding,
                 "payload": text,
                 "reason": item.reason,

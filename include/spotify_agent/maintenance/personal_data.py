@@ -371,4 +371,5 @@ HOLDS_NO_USER_ID: dict[str, str] = {
     # The stored weights are per track (EASE's item-item matrix, ALS's item factors, play
     # counts): no user's row is kept, so an erased listener leaves nothing to find in a model.
     "model_registry": "model records and metrics over many listeners",
+    "track_audio_features": "features of tracks' audio",
 }

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from spotify_agent.core.run_conf import RunConf
+from spotify_agent.spotify.ids import SpotifyId
 
 
 def _not_in_the_future(value: date | None) -> date | None:
@@ -116,3 +117,35 @@ class RecommendationUpdateConf(RunConf):
                 f"({self.history_days})"
             )
         return self
+
+
+class AudioAnalysisConf(RunConf):
+    """Run conf of the ``audio_analysis`` DAG."""
+
+    track_ids: list[SpotifyId] = Field(
+        default_factory=list,
+        max_length=1000,
+        description=(
+            "Only these Spotify track ids (22 characters, base62). Default: every track whose "
+            "audio is in the store without features of the current extractor version."
+        ),
+    )
+    reanalyse: bool = Field(
+        default=False,
+        description=(
+            "Analyse the chosen tracks again even if their features are current (the rows are "
+            "replaced; quarantined audio is tried again too)."
+        ),
+    )
+    max_tracks: int = Field(
+        default=5000,
+        ge=1,
+        le=100_000,
+        description="At most this many tracks per run (the rest wait for the next run).",
+    )
+    batch_size: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Tracks per mapped task (about 0.1 s of one core per 30 s of audio).",
+    )

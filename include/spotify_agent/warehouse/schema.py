@@ -576,3 +576,43 @@ recommendations = Table(
     PrimaryKeyConstraint("model_id", "day", "user_id", "rank", name="pk_recommendations"),
 )
 Index("ix_recommendations_user_id", recommendations.c.user_id)
+
+# --- audio_analysis (migration 0014) ----------------------------------------------------------
+
+track_audio_features = Table(
+    "track_audio_features",
+    metadata,
+    # One row per track and extractor version (spotify_agent.ml.audio.features): a new version
+    # adds rows beside the old ones, which stay readable until their readers move on.
+    Column("track_id", SpotifyIdColumn, nullable=False),
+    Column("extractor_version", String(64), nullable=False),
+    Column("object_key", Text, nullable=False),
+    # size and modification time (or ETag) of the object analysed: a replaced file is stale
+    Column("source_signature", String(200), nullable=False),
+    Column("audio_sha256", String(64), nullable=False),
+    Column("source_sample_rate", Integer, nullable=False),
+    Column("channels", Integer, nullable=False),
+    Column("duration_seconds", Float, nullable=False),
+    Column("analysed_seconds", Float, nullable=False),
+    Column("tempo_bpm", Float, nullable=False),
+    Column("beat_confidence", Float, nullable=False),
+    Column("key", Integer, nullable=False),  # pitch class of the tonic, 0 = C (as Spotify's)
+    Column("mode", String(5), nullable=False),  # major or minor
+    Column("key_confidence", Float, nullable=False),
+    Column("loudness_db", Float, nullable=False),
+    Column("spectral_centroid_mean", Float, nullable=False),
+    Column("spectral_centroid_std", Float, nullable=False),
+    Column("spectral_bandwidth_mean", Float, nullable=False),
+    Column("spectral_rolloff_mean", Float, nullable=False),
+    Column("zero_crossing_rate", Float, nullable=False),
+    Column("onset_rate", Float, nullable=False),
+    Column("energy", Float, nullable=False),
+    Column("danceability", Float, nullable=False),
+    Column("mfcc_mean", JSON, nullable=False),
+    Column("mfcc_std", JSON, nullable=False),
+    Column("chroma_mean", JSON, nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("analysed_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("track_id", "extractor_version", name="pk_track_audio_features"),
+)

@@ -1,0 +1,64 @@
+"""
+### audio_analysis
+
+Describes every track whose audio is in the object store: tempo, key, loudness, timbre and the
+derived energy and danceability (Spotify no longer gives new apps its audio features).
+
+* **Input**: objects under `audio/` named by the Spotify track id, `audio/<track id>.<suffix>`
+  (wav, flac, ogg, mp3; sub-folders allowed). A track with several files is analysed from the
+  lossless one.
+* **Picks** tracks with no features of the current extractor version made from that same file
+  (size and ETag or modification time): new audio, replaced audio, and every track again when
+  the feature set or librosa changes. `track_ids` narrows the run; `reanalyse` recomputes even
+  current features. At most `max_tracks` per run.
+* **Fans out** in mapped batches of `batch_size` tracks, each on one thread (about 300x real
+  time on a core: `bench/audio.py`).
+* **Writes** `track_audio_features`, one row per (track, extractor version): duration, tempo and
+  beat confidence, key, mode and key confidence, loudness, spectral centroid/bandwidth/rolloff,
+  zero-crossing rate, onset rate, MFCC and chroma statistics, energy, danceability.
+* **Quarantines** (with the reason, never the audio) files that cannot be described:
+  `unsupported_format`, `empty`, `undecodable`, `too_short` (under 5 s), `silent` (under
+  -60 dBFS), `non_finite_features`, `not_a_track_id`, `analysis_failed`. A quarantined file is
+  not tried again until it is replaced (or `reanalyse`).
+
+A re-run finds nothing to do; a retried batch writes the same rows.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import dag
+
+from spotify_agent.ml.confs import AudioAnalysisConf
+from spotify_agent_airflow.assets import AUDIO_FEATURES
+from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.deadlines import run_deadline
+from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.operators.audio_analysis import (
+    AnalyseAudioBatchOperator,
+    PlanAudioBatchesOperator,
+)
+from spotify_agent_airflow.operators.common import SummariseOperator
+
+
+@dag(
+    schedule="0 1 * * *",  # 01:00 UTC: the day's uploads are in, before the ML jobs at 03:00
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    **run_deadline(timedelta(hours=4)),
+    default_args=default_args(execution_timeout=timedelta(hours=1)),
+    params=conf_params(AudioAnalysisConf),
+    tags=["ml"],
+    doc_md=__doc__,
+)
+def audio_analysis() -> None:
+    batches = PlanAudioBatchesOperator(task_id="plan_batches")
+    analysed = AnalyseAudioBatchOperator.partial(task_id="analyse_batch").expand(
+        objects=batches.output
+    )
+    SummariseOperator(task_id="summarise", results=analysed.output, outlets=[AUDIO_FEATURES])
+
+
+audio_analysis()

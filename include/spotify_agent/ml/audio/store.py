@@ -1,0 +1,198 @@
+"""Which tracks' audio to analyse, and the rows that record what came out.
+
+Audio lives in the object store under ``audio/``, one object per track named by its Spotify
+id: ``audio/<track id>.<wav|flac|ogg|mp3>`` (sub-folders allowed). A track is pending when its
+object has no ``track_audio_features`` row of the current extractor version made from the same
+object (same size and ETag or modification time), and the same object has not been quarantined
+by that version already: every run does not retry a file known to be bad, but a replaced file
+is tried again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from spotify_agent.core.quarantine import QuarantinedItem, RunRef, payload_sha256
+from spotify_agent.spotify.ids import SPOTIFY_ID_PATTERN
+from spotify_agent.warehouse.schema import quarantine, track_audio_features
+from spotify_agent.warehouse.upsert import upsert
+
+AUDIO_PREFIX = "audio"
+QUARANTINE_SOURCE = "audio_analysis"
+# When one track has several files, the first of these is analysed (lossless first).
+SUFFIX_PREFERENCE = (".flac", ".wav", ".ogg", ".oga", ".mp3")
+_TRACK_ID = re.compile(SPOTIFY_ID_PATTERN)
+_IN_CHUNK = 500  # SQLite allows 999 bound parameters
+
+
+@dataclass(frozen=True)
+class AudioObject:
+    key: str  # relative to the store's root: audio/<track id>.<suffix>
+    signature: str  # size and ETag or modification time: changes when the object is replaced
+    track_id: str | None  # None when the file name is not a track id
+    suffix: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "signature": self.signature,
+            "track_id": self.track_id,
+            "suffix": self.suffix,
+        }
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> AudioObject:
+        return cls(value["key"], value["signature"], value["track_id"], value["suffix"])
+
+
+def audio_objects(listing: Mapping[str, Mapping[str, Any]], root_path: str) -> list[AudioObject]:
+    """The objects of an fsspec ``find(..., detail=True)`` listing, keyed relative to the root."""
+    root = root_path.rstrip("/") + "/"
+    objects = []
+    for name, info in listing.items():
+        if info.get("type", "file") != "file":
+            continue
+        key = name[len(root) :] if name.startswith(root) else name
+        path = PurePosixPath(key)
+        stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+        objects.append(
+            AudioObject(
+                key=key,
+                signature=signature(info),
+                track_id=stem if _TRACK_ID.match(stem) else None,
+                suffix=path.suffix.lower(),
+            )
+        )
+    return sorted(objects, key=lambda o: o.key)
+
+
+def signature(info: Mapping[str, Any]) -> str:
+    """``<size>:<ETag, LastModified or mtime>`` from an fsspec info dict (S3 or a local disk)."""
+    version = info.get("ETag") or info.get("LastModified") or info.get("mtime") or ""
+    return f"{info.get('size', '')}:{str(version).strip(chr(34))}"
+
+
+def one_per_track(objects: Iterable[AudioObject]) -> tuple[list[AudioObject], list[AudioObject]]:
+    """``(chosen, shadowed)``: per track the preferred format; objects without a track id are
+    kept (they go to quarantine, named)."""
+    chosen: dict[str, AudioObject] = {}
+    shadowed, unnamed = [], []
+    for obj in objects:
+        if obj.track_id is None:
+            unnamed.append(obj)
+            continue
+        held = chosen.get(obj.track_id)
+        if held is None or _preference(obj) < _preference(held):
+            if held is not None:
+                shadowed.append(held)
+            chosen[obj.track_id] = obj
+        else:
+            shadowed.append(obj)
+    return sorted([*chosen.values(), *unnamed], key=lambda o: o.key), shadowed
+
+
+def quarantine_payload(obj: AudioObject, version: str) -> dict[str, str]:
+    """What the quarantine keeps of rejected audio: where it is, which file, which extractor
+    (never the audio itself; the object stays in the store)."""
+    return {"object_key": obj.key, "signature": obj.signature, "extractor_version": version}
+
+
+def rejected(obj: AudioObject, version: str, reason: str, detail: str) -> QuarantinedItem:
+    return QuarantinedItem(
+        source=QUARANTINE_SOURCE,
+        payload=quarantine_payload(obj, version),
+        reason=f"{reason}: {detail}",
+        field="audio",
+    )
+
+
+def pending(
+    connection: Connection,
+    objects: Sequence[AudioObject],
+    version: str,
+    *,
+    only: Iterable[str] = (),
+    reanalyse: bool = False,
+) -> list[AudioObject]:
+    """The objects to analyse now (see the module's docstring); ``only`` narrows to track ids,
+    ``reanalyse`` ignores earlier results and quarantines."""
+    wanted = set(only)
+    if wanted:
+        objects = [o for o in objects if o.track_id in wanted]
+    if reanalyse:
+        return list(objects)
+    done = dict(
+        connection.execute(
+            select(track_audio_features.c.track_id, track_audio_features.c.source_signature).where(
+                track_audio_features.c.extractor_version == version
+            )
+        ).all()
+    )
+    digests = {payload_sha256(quarantine_payload(o, version)): o.key for o in objects}
+    known_bad: set[str] = set()
+    keys = list(digests)
+    for start in range(0, len(keys), _IN_CHUNK):
+        known_bad.update(
+            connection.execute(
+                select(quarantine.c.payload_sha256).where(
+                    quarantine.c.source == QUARANTINE_SOURCE,
+                    quarantine.c.payload_sha256.in_(keys[start : start + _IN_CHUNK]),
+                )
+            ).scalars()
+        )
+    bad_keys = {digests[digest] for digest in known_bad}
+    return [
+        o
+        for o in objects
+        if o.key not in bad_keys and (o.track_id is None or done.get(o.track_id) != o.signature)
+    ]
+
+
+def feature_row(
+    obj: AudioObject,
+    data: bytes,
+    features: Mapping[str, Any],
+    *,
+    version: str,
+    source_sample_rate: int,
+    channels: int,
+    run: RunRef,
+    at: datetime,
+) -> dict[str, Any]:
+    return {
+        "track_id": obj.track_id,
+        "extractor_version": version,
+        "object_key": obj.key,
+        "source_signature": obj.signature,
+        "audio_sha256": hashlib.sha256(data).hexdigest(),
+        "source_sample_rate": source_sample_rate,
+        "channels": channels,
+        **features,
+        "run_id": run.run_id,
+        "trace_id": run.trace_id,
+        "analysed_at": at,
+    }
+
+
+def record_features(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert or replace the rows (a retried or re-mapped batch writes the same rows)."""
+    if not rows:
+        return 0
+    return upsert(connection, track_audio_features, rows, key=("track_id", "extractor_version"))
+
+
+def _preference(obj: AudioObject) -> tuple[int, str]:
+    rank = (
+        SUFFIX_PREFERENCE.index(obj.suffix)
+        if obj.suffix in SUFFIX_PREFERENCE
+        else len(SUFFIX_PREFERENCE)
+    )
+    return rank, obj.key

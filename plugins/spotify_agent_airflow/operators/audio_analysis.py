@@ -1,0 +1,187 @@
+"""Tasks of ``audio_analysis``: find the audio without current features, analyse it in batches."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from spotify_agent.ml.confs import AudioAnalysisConf
+from spotify_agent_airflow.conf import read_conf
+
+log = logging.getLogger(__name__)
+
+
+class PlanAudioBatchesOperator(BaseOperator):
+    """Lists ``audio/`` in the object store and returns the batches of objects to analyse: one
+    file per track (lossless first), without features of the current extractor version from
+    that same file, not already quarantined by it; at most ``max_tracks``."""
+
+    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Any) -> list[list[dict[str, Any]]]:
+        from spotify_agent.ml.audio.features import extractor_version
+        from spotify_agent.ml.audio.store import AUDIO_PREFIX, audio_objects, one_per_track, pending
+        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+        from spotify_agent_airflow.object_store import object_store_root
+
+        conf = read_conf(context, AudioAnalysisConf)
+        root = object_store_root()
+        folder = root / AUDIO_PREFIX
+        listing = folder.fs.find(folder.path, detail=True) if folder.exists() else {}
+        chosen, shadowed = one_per_track(audio_objects(listing, root.path))
+        version = extractor_version()
+        with WarehouseHook(self.warehouse_conn_id).get_engine().connect() as connection:
+            todo = pending(
+                connection, chosen, version, only=conf.track_ids, reanalyse=conf.reanalyse
+            )
+        if shadowed:
+            log.info(
+                "%d files shadowed by another format of the same track, e.g. %s",
+                len(shadowed),
+                shadowed[0].key,
+            )
+        later = todo[conf.max_tracks :]
+        todo = todo[: conf.max_tracks]
+        log.info(
+            "%s: %d audio objects, %d to analyse now, %d left for the next run",
+            version,
+            len(listing),
+            len(todo),
+            len(later),
+        )
+        return [
+            [obj.as_dict() for obj in todo[start : start + conf.batch_size]]
+            for start in range(0, len(todo), conf.batch_size)
+        ]
+
+
+class AnalyseAudioBatchOperator(BaseOperator):
+    """Analyses one batch on one thread and writes its features, its quarantined files and its
+    audit row in one transaction. A file that cannot be described is quarantined with the
+    reason; the batch's other files are written. A file gone since planning is counted."""
+
+    template_fields = ("objects",)
+
+    def __init__(
+        self,
+        *,
+        objects: list[dict[str, Any]],
+        warehouse_conn_id: str = "warehouse_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.objects = objects
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Any) -> dict[str, int]:
+        from threadpoolctl import threadpool_limits
+
+        from spotify_agent.core.quarantine import QuarantinedItem, quarantine_items
+        from spotify_agent.ml.audio.features import (
+            AudioRejected,
+            analyse,
+            extractor_version,
+            supported_suffixes,
+        )
+        from spotify_agent.ml.audio.store import AudioObject, feature_row, record_features, rejected
+        from spotify_agent_airflow.audit import audit_action
+        from spotify_agent_airflow.context import run_ref
+        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+        from spotify_agent_airflow.object_store import object_store_root
+
+        version = extractor_version()
+        root = object_store_root()
+        ref = run_ref(context)
+        now = datetime.now(UTC)
+        suffixes = supported_suffixes()
+        rows: list[dict[str, Any]] = []
+        bad: list[QuarantinedItem] = []
+        reasons: Counter[str] = Counter()
+        vanished = 0
+        audio_seconds = 0.0
+        began = time.perf_counter()
+
+        def refuse(obj: AudioObject, reason: str, detail: str) -> None:
+            bad.append(rejected(obj, version, reason, detail))
+            reasons[reason] += 1
+            log.warning("%s quarantined: %s: %s", obj.key, reason, detail)
+
+        # One thread, as the benchmark measures: a second BLAS thread only slows librosa here,
+        # and the mapped batches are the parallelism.
+        with threadpool_limits(limits=1):
+            for item in self.objects:
+                obj = AudioObject.from_dict(item)
+                if obj.track_id is None:
+                    refuse(obj, "not_a_track_id", "the file name is not a 22-character track id")
+                    continue
+                if obj.suffix not in suffixes:
+                    refuse(obj, "unsupported_format", f"{obj.suffix or 'no suffix'} files")
+                    continue
+                try:
+                    data = (root / obj.key).read_bytes()
+                except FileNotFoundError:
+                    vanished += 1
+                    log.warning("%s was deleted after planning; left out", obj.key)
+                    continue
+                try:
+                    decoded, features = analyse(data, obj.suffix)
+                except AudioRejected as rejection:
+                    refuse(obj, rejection.reason, rejection.detail)
+                    continue
+                except MemoryError:
+                    raise
+                except Exception as error:  # noqa: BLE001 - one strange file must not sink the batch
+                    log.exception("analysing %s failed", obj.key)
+                    refuse(obj, "analysis_failed", repr(error)[:500])
+                    continue
+                audio_seconds += features.analysed_seconds
+                rows.append(
+                    feature_row(
+                        obj,
+                        data,
+                        features.as_dict(),
+                        version=version,
+                        source_sample_rate=decoded.source_sample_rate,
+                        channels=decoded.channels,
+                        run=ref,
+                        at=now,
+                    )
+                )
+        seconds = time.perf_counter() - began
+        counts = {
+            "tracks": len(self.objects),
+            "rows_written": len(rows),
+            "audio_seconds": round(audio_seconds),
+            "quarantined": len(bad),
+            "vanished": vanished,
+            **{f"quarantined_{reason}": n for reason, n in sorted(reasons.items())},
+        }
+        keys = [item["key"] for item in self.objects]
+        with WarehouseHook(self.warehouse_conn_id).get_engine().begin() as connection:
+            record_features(connection, rows)
+            quarantine_items(connection, bad, run=ref, at=now)
+            audit_action(
+                connection,
+                context,
+                "audio_features_extracted",
+                counts=counts,
+                entity_type="audio_batch",
+                entity_key=f"{keys[0]}..{keys[-1]}" if keys else "",
+                detail=version,
+            )
+        log.info(
+            "%s: %s; %.0f s of audio in %.1f s (%.0fx real time)",
+            version,
+            counts,
+            audio_seconds,
+            seconds,
+            audio_seconds / seconds if seconds else 0.0,
+        )
+        return counts
