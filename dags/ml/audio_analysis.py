@@ -17,9 +17,11 @@ derived energy and danceability (Spotify no longer gives new apps its audio feat
   beat confidence, key, mode and key confidence, loudness, spectral centroid/bandwidth/rolloff,
   zero-crossing rate, onset rate, MFCC and chroma statistics, energy, danceability.
 * **Quarantines** (with the reason, never the audio) files that cannot be described:
-  `unsupported_format`, `empty`, `undecodable`, `too_short` (under 5 s), `silent` (under
-  -60 dBFS), `non_finite_features`, `not_a_track_id`, `analysis_failed`. A quarantined file is
-  not tried again until it is replaced (or `reanalyse`).
+  `unsupported_format`, `too_large` (over 512 MiB), `empty`, `undecodable`, `too_short` (under
+  5 s of audio), `silent` (under -60 dBFS), `non_finite_features`, `not_a_track_id`. A
+  quarantined file is not tried again until it is replaced (or `reanalyse`), except
+  `analysis_failed` (an error of ours), tried on every run. A file that cannot be read fails its
+  batch after the rest is written, and the retry reads it again.
 
 A re-run finds nothing to do; a retried batch writes the same rows.
 """

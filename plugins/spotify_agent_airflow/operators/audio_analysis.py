@@ -27,7 +27,13 @@ class PlanAudioBatchesOperator(BaseOperator):
 
     def execute(self, context: Any) -> list[list[dict[str, Any]]]:
         from spotify_agent.ml.audio.features import extractor_version
-        from spotify_agent.ml.audio.store import AUDIO_PREFIX, audio_objects, one_per_track, pending
+        from spotify_agent.ml.audio.store import (
+            AUDIO_PREFIX,
+            audio_objects,
+            batches,
+            one_per_track,
+            pending,
+        )
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
@@ -56,16 +62,20 @@ class PlanAudioBatchesOperator(BaseOperator):
             len(todo),
             len(later),
         )
-        return [
-            [obj.as_dict() for obj in todo[start : start + conf.batch_size]]
-            for start in range(0, len(todo), conf.batch_size)
-        ]
+        planned = batches(todo, conf.batch_size)
+        if planned and len(planned[0]) > conf.batch_size:
+            log.info(
+                "batches of %d, not %d: Airflow maps at most 1024", len(planned[0]), conf.batch_size
+            )
+        return [[obj.as_dict() for obj in batch] for batch in planned]
 
 
 class AnalyseAudioBatchOperator(BaseOperator):
     """Analyses one batch on one thread and writes its features, its quarantined files and its
     audit row in one transaction. A file that cannot be described is quarantined with the
-    reason; the batch's other files are written. A file gone since planning is counted."""
+    reason; the batch's other files are written. A file gone since planning is counted; one
+    that cannot be read (permissions, the store failing) fails the task after the rest is
+    written, so the retry tries it again."""
 
     template_fields = ("objects",)
 
@@ -81,10 +91,15 @@ class AnalyseAudioBatchOperator(BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
+        # Imported here, not per file: a worker without them fails the task instead of
+        # quarantining every file as if the audio were bad.
+        import librosa  # noqa: F401
+        import soxr  # noqa: F401
         from threadpoolctl import threadpool_limits
 
         from spotify_agent.core.quarantine import QuarantinedItem, quarantine_items
         from spotify_agent.ml.audio.features import (
+            MAX_BYTES,
             AudioRejected,
             analyse,
             extractor_version,
@@ -104,6 +119,7 @@ class AnalyseAudioBatchOperator(BaseOperator):
         rows: list[dict[str, Any]] = []
         bad: list[QuarantinedItem] = []
         reasons: Counter[str] = Counter()
+        unreadable: list[str] = []
         vanished = 0
         audio_seconds = 0.0
         began = time.perf_counter()
@@ -124,11 +140,18 @@ class AnalyseAudioBatchOperator(BaseOperator):
                 if obj.suffix not in suffixes:
                     refuse(obj, "unsupported_format", f"{obj.suffix or 'no suffix'} files")
                     continue
+                if obj.size > MAX_BYTES:
+                    refuse(obj, "too_large", f"{obj.size:,} bytes is over {MAX_BYTES:,}")
+                    continue
                 try:
                     data = (root / obj.key).read_bytes()
                 except FileNotFoundError:
                     vanished += 1
                     log.warning("%s was deleted after planning; left out", obj.key)
+                    continue
+                except OSError as error:
+                    unreadable.append(obj.key)
+                    log.error("%s cannot be read: %r", obj.key, error)
                     continue
                 try:
                     decoded, features = analyse(data, obj.suffix)
@@ -161,6 +184,7 @@ class AnalyseAudioBatchOperator(BaseOperator):
             "audio_seconds": round(audio_seconds),
             "quarantined": len(bad),
             "vanished": vanished,
+            "unreadable": len(unreadable),
             **{f"quarantined_{reason}": n for reason, n in sorted(reasons.items())},
         }
         keys = [item["key"] for item in self.objects]
@@ -173,7 +197,7 @@ class AnalyseAudioBatchOperator(BaseOperator):
                 "audio_features_extracted",
                 counts=counts,
                 entity_type="audio_batch",
-                entity_key=f"{keys[0]}..{keys[-1]}" if keys else "",
+                entity_key=_batch_key(keys),
                 detail=version,
             )
         log.info(
@@ -184,4 +208,21 @@ class AnalyseAudioBatchOperator(BaseOperator):
             seconds,
             audio_seconds / seconds if seconds else 0.0,
         )
+        if unreadable:
+            raise UnreadableAudio(
+                f"{len(unreadable)} objects could not be read (the rest is written): "
+                + ", ".join(unreadable[:10])
+            )
         return counts
+
+
+class UnreadableAudio(OSError):
+    """Objects of the batch could not be read this attempt; a retry reads them again."""
+
+
+def _batch_key(keys: list[str]) -> str:
+    """The batch in the audit log: its first key and how many follow (the column holds 250)."""
+    if not keys:
+        return ""
+    more = f" +{len(keys) - 1}" if len(keys) > 1 else ""
+    return keys[0][: 250 - len(more)] + more

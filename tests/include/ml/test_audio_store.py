@@ -197,3 +197,45 @@ def test_an_s3_bucket_lists_the_same_keys_with_etags(s3_server):
     objects = audio_objects(fs.find(f"{root}/audio", detail=True), root)
 
     _check_listing(objects)
+
+
+def test_a_file_whose_analysis_failed_on_our_side_is_tried_again(warehouse):
+    item = obj(TRACK_A)
+    with warehouse.begin() as connection:
+        quarantine_items(
+            connection, [rejected(item, V1, "analysis_failed", "RuntimeError()")], run=RUN, at=NOW
+        )
+
+    with warehouse.connect() as connection:
+        assert pending(connection, [item], V1) == [item]
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        {"size": 10, "ETag": '"abc"'},  # S3
+        {"size": 10, "etag": "abc", "updated": "2026-11-27"},  # GCS
+        {"size": 10, "etag": "0x8DC", "last_modified": "2026-11-27"},  # Azure
+        {"size": 10, "mtime": 1764201600.0},  # a local disk
+    ],
+    ids=["s3", "gcs", "azure", "local"],
+)
+def test_every_store_gives_a_signature_that_changes_with_the_object(info):
+    from spotify_agent.ml.audio.store import signature
+
+    found = signature(info)
+
+    assert found.startswith("10:") and len(found) > 3
+    assert signature({**info, "size": 11}) != found
+
+
+def test_batches_grow_rather_than_map_more_tasks_than_airflow_allows():
+    from spotify_agent.ml.audio.store import batches
+
+    objects = [obj(f"{n:022d}") for n in range(2500)]
+
+    assert [len(b) for b in batches(objects[:120], 50)] == [50, 50, 20]
+    grown = batches(objects, 1, most=1000)
+    assert len(grown) <= 1000 and sum(len(b) for b in grown) == 2500
+    assert [o for b in grown for o in b] == objects
+    assert batches([], 50) == []

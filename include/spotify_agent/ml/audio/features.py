@@ -41,6 +41,7 @@ N_MFCC = 13
 ROLL_PERCENT = 0.85
 MIN_SECONDS = 5.0  # beat tracking and key finding need a few bars
 MAX_SECONDS = 600.0  # longer audio is described by its first ten minutes
+MAX_BYTES = 512 * 1024**2  # a file is read whole; ten minutes of 24-bit 96 kHz stereo is 346 MB
 SILENCE_DBFS = -60.0  # a whole-file RMS under this is silence, not music
 
 # Formats libsndfile decodes (mp3 since libsndfile 1.1; the check below asks the library).

@@ -5,7 +5,8 @@ id: ``audio/<track id>.<wav|flac|ogg|mp3>`` (sub-folders allowed). A track is pe
 object has no ``track_audio_features`` row of the current extractor version made from the same
 object (same size and ETag or modification time), and the same object has not been quarantined
 by that version already: every run does not retry a file known to be bad, but a replaced file
-is tried again.
+is tried again (and a file whose analysis failed for a reason of ours, ``analysis_failed``, is
+tried on every run).
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ QUARANTINE_SOURCE = "audio_analysis"
 # When one track has several files, the first of these is analysed (lossless first).
 SUFFIX_PREFERENCE = (".flac", ".wav", ".ogg", ".oga", ".mp3")
 _TRACK_ID = re.compile(SPOTIFY_ID_PATTERN)
+# Reasons that depend on the worker or on our code, not on the file: tried again every run.
+RETRIED_REASONS = ("analysis_failed",)
 _IN_CHUNK = 500  # SQLite allows 999 bound parameters
+# Airflow refuses to map more than [core] max_map_length (1024) items; batches grow to fit.
+MAX_BATCHES = 1000
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class AudioObject:
     signature: str  # size and ETag or modification time: changes when the object is replaced
     track_id: str | None  # None when the file name is not a track id
     suffix: str
+    size: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,11 +52,18 @@ class AudioObject:
             "signature": self.signature,
             "track_id": self.track_id,
             "suffix": self.suffix,
+            "size": self.size,
         }
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> AudioObject:
-        return cls(value["key"], value["signature"], value["track_id"], value["suffix"])
+        return cls(
+            value["key"],
+            value["signature"],
+            value["track_id"],
+            value["suffix"],
+            int(value.get("size") or 0),
+        )
 
 
 def audio_objects(listing: Mapping[str, Mapping[str, Any]], root_path: str) -> list[AudioObject]:
@@ -69,14 +82,19 @@ def audio_objects(listing: Mapping[str, Mapping[str, Any]], root_path: str) -> l
                 signature=signature(info),
                 track_id=stem if _TRACK_ID.match(stem) else None,
                 suffix=path.suffix.lower(),
+                size=int(info.get("size") or 0),
             )
         )
     return sorted(objects, key=lambda o: o.key)
 
 
 def signature(info: Mapping[str, Any]) -> str:
-    """``<size>:<ETag, LastModified or mtime>`` from an fsspec info dict (S3 or a local disk)."""
-    version = info.get("ETag") or info.get("LastModified") or info.get("mtime") or ""
+    """``<size>:<ETag, last modified or mtime>`` from an fsspec info dict (S3, a local disk,
+    GCS and Azure spell the names differently)."""
+    fields = {str(name).lower().replace("_", ""): value for name, value in info.items()}
+    version = next(
+        (fields[n] for n in ("etag", "lastmodified", "mtime", "updated") if fields.get(n)), ""
+    )
     return f"{info.get('size', '')}:{str(version).strip(chr(34))}"
 
 
@@ -145,6 +163,7 @@ def pending(
                 select(quarantine.c.payload_sha256).where(
                     quarantine.c.source == QUARANTINE_SOURCE,
                     quarantine.c.payload_sha256.in_(keys[start : start + _IN_CHUNK]),
+                    *(~quarantine.c.reason.startswith(reason) for reason in RETRIED_REASONS),
                 )
             ).scalars()
         )
@@ -154,6 +173,15 @@ def pending(
         for o in objects
         if o.key not in bad_keys and (o.track_id is None or done.get(o.track_id) != o.signature)
     ]
+
+
+def batches(
+    objects: Sequence[AudioObject], size: int, *, most: int = MAX_BATCHES
+) -> list[list[AudioObject]]:
+    """``objects`` in batches of ``size``, or larger ones if ``size`` would make more than
+    ``most`` batches."""
+    size = max(size, -(-len(objects) // most))
+    return [list(objects[start : start + size]) for start in range(0, len(objects), size)]
 
 
 def feature_row(
