@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # Test processes (pytest-xdist); most DAG tests wait on subprocesses, so even 2 cores gain.
 TEST_WORKERS ?= auto
 
-.PHONY: help install init demo test up lint security audit typecheck bench lock migrate restore clean
+.PHONY: help install init demo test up up-celery lint security audit typecheck bench lock migrate restore clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ test: install ## run the whole test suite (needs PostgreSQL and Redis, see READM
 
 up: init ## Airflow UI + scheduler on http://localhost:8080 (airflow standalone), same settings
 	$(ENV) $(BIN)/airflow standalone
+
+up-celery: install ## the CeleryExecutor deployment: API server, scheduler, DAG processor, triggerer, a worker per queue (needs PostgreSQL + Redis)
+	scripts/up_celery.sh
 
 lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

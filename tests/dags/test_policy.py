@@ -78,3 +78,32 @@ def test_policy_catches_an_import_error() -> None:
     assert dagbag.dags == {}
     (message,) = dagbag.import_errors.values()
     assert "NO_SUCH_DEFAULT" in message
+
+
+def test_every_task_is_routed_to_its_familys_celery_queue(dagbag) -> None:
+    from spotify_agent_airflow.queues import QUEUES, queue_for
+
+    routed = {
+        (dag_id, task.task_id): (task.queue, queue_for(dag.tags))
+        for dag_id, dag in dagbag.dags.items()
+        for task in dag.tasks
+    }
+
+    assert {queue for queue, _ in routed.values()} == set(QUEUES)  # every queue has work
+    assert {key: pair for key, pair in routed.items() if pair[0] != pair[1]} == {}
+    assert routed[("audio_analysis", "analyse_batch")][0] == "ml"
+    assert routed[("playlist_update", "sync_playlist")][0] == "spotify"
+    assert routed[("backup", "back_up_warehouse")][0] == "default"
+
+
+def test_a_task_that_names_its_own_queue_keeps_it() -> None:
+    from airflow.sdk import DAG, BaseOperator
+
+    from spotify_agent_airflow.queues import task_policy
+
+    with DAG("routing_probe", schedule=None, tags=["ml"]):
+        own, routed = BaseOperator(task_id="own", queue="gpu"), BaseOperator(task_id="routed")
+    task_policy(own)
+    task_policy(routed)
+
+    assert (own.queue, routed.queue) == ("gpu", "ml")

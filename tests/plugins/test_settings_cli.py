@@ -10,7 +10,7 @@ import yaml
 def test_reapplying_changes_nothing(airflow_home) -> None:
     result = airflow_home.cli("apply-settings")
     assert result.returncode == 0, result.stderr
-    assert "0 created, 0 updated, 10 unchanged" in result.stdout
+    assert "0 created, 0 updated, 11 unchanged" in result.stdout
 
 
 def test_connections_pools_and_variables_land_in_airflow(airflow_home) -> None:
@@ -26,7 +26,7 @@ def test_connections_pools_and_variables_land_in_airflow(airflow_home) -> None:
 def test_an_environment_override_updates_only_what_changed(airflow_home) -> None:
     changed = airflow_home.cli("apply-settings", extra_env={"SPOTIFY_TIER": "development"})
     assert (
-        "0 created, 1 updated, 9 unchanged (updated: connection spotify_default)" in changed.stdout
+        "0 created, 1 updated, 10 unchanged (updated: connection spotify_default)" in changed.stdout
     )
     restored = airflow_home.cli("apply-settings")
     assert "1 updated" in restored.stdout
