@@ -68,6 +68,7 @@ bench: install ## the benchmarks (full size); add ARGS=--quick for the CI size
 	$(ENV) $(BIN)/python bench/aggregation.py $(ARGS)
 	$(ENV) $(BIN)/python bench/recommender.py $(ARGS)
 	$(ENV) $(BIN)/python bench/audio.py $(ARGS)
+	$(ENV) $(BIN)/python bench/scheduling.py $(ARGS)
 
 lock: ## re-resolve constraints.txt from requirements*.txt (pip-tools; LOCK_ARGS=--upgrade to refresh all)
 	@test -x $(BIN)/pip-compile || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); $(BIN)/python -m pip install --quiet pip-tools; }

@@ -1,7 +1,8 @@
 """The CeleryExecutor deployment end to end, started by the script `make up-celery` runs:
 PostgreSQL metadata and results, Redis broker, a worker per queue. A backend triggers runs
 through the REST API with the project's client: the run succeeds on the queue of its family and
-writes the warehouse; bad conf is refused with no run; a repeated run id starts nothing new."""
+writes the warehouse; bad conf is refused with no run; a repeated run id starts nothing new; a
+worker killed mid-task costs a retry on another worker and nothing else."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class Deployment:
     home: Path
     warehouse_url: str
     objects: Path
+    env: dict[str, str]
 
     def client(self) -> AirflowClient:
         users = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())
@@ -103,6 +105,10 @@ def celery(tmp_path_factory, postgres_server_url, redis_url) -> Iterator[Deploym
             "CELERY_WORKER_CONCURRENCY": "1",
             # Only the runs the tests trigger: unpausing a DAG must not start its schedule's.
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            # A lost worker's task is found within seconds, not the default five minutes.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
         }
     )
     log = (root / "up-celery.log").open("w")
@@ -114,7 +120,9 @@ def celery(tmp_path_factory, postgres_server_url, redis_url) -> Iterator[Deploym
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: the teardown stops every component
     )
-    deployment = Deployment(f"http://127.0.0.1:{port}", root / "airflow", warehouse_url, objects)
+    deployment = Deployment(
+        f"http://127.0.0.1:{port}", root / "airflow", warehouse_url, objects, env
+    )
     try:
         _wait_until_up(deployment, process, root)
         yield deployment
@@ -233,3 +241,145 @@ def test_a_repeated_run_id_is_refused_by_airflow_and_returned_by_the_client(cele
     assert raw.status_code == 409
     assert first.created and not again.created and again.run_id == run_id
     assert [run["dag_run_id"] for run in runs["dag_runs"]].count(run_id) == 1
+
+
+# The columns a run writes about itself, or about the file (not the audio) it read.
+RUN_COLUMNS = {"track_id", "object_key", "source_signature", "run_id", "trace_id", "analysed_at"}
+
+
+def _feature_rows(url: str, track_ids: list[str]) -> list[dict]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(track_audio_features)
+            .where(track_audio_features.c.track_id.in_(track_ids))
+            .order_by(track_audio_features.c.track_id)
+        ).mappings()
+        found = [dict(row) for row in rows]
+    engine.dispose()
+    return found
+
+
+def _audits(url: str, run_id: str) -> list[dict]:
+    from spotify_agent.warehouse.schema import audit_log
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(audit_log.c.action, audit_log.c.outcome, audit_log.c.counts).where(
+                audit_log.c.run_id == run_id
+            )
+        ).mappings()
+        found = [dict(row) for row in rows]
+    engine.dispose()
+    return found
+
+
+def _ml_workers(app) -> list[str]:
+    replies = app.control.inspect(timeout=3).active_queues() or {}
+    return sorted(
+        name for name, queues in replies.items() if any(q["name"] == "ml" for q in queues)
+    )
+
+
+def _start_worker(celery: Deployment, name: str) -> subprocess.Popen:
+    env = {**celery.env, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port())}
+    log = (celery.home / "components" / f"worker-{name}.log").open("w")
+    command = (
+        ". scripts/env.sh && . scripts/celery_env.sh && exec airflow celery worker "
+        f"--queues ml --concurrency 1 --celery-hostname {name}@%h"
+    )
+    return subprocess.Popen(
+        ["bash", "-c", command],
+        env=env,
+        cwd=PROJECT_DIR,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def test_a_worker_killed_mid_task_loses_and_duplicates_nothing(celery) -> None:
+    """SIGKILL the worker running a batch: the scheduler notices the missing heartbeats, the
+    retry runs on the other ml worker, and the warehouse ends as an undisturbed run leaves it."""
+    from celery import Celery
+
+    clips = [synth_clip(ClipSpec(90 + 7 * n, n, "major", 60, seed=n)) for n in range(4)]
+    calm = [f"u{n:021d}" for n in range(32)]
+    killed = [f"k{n:021d}" for n in range(32)]
+    for group in (calm, killed):  # the same audio under two sets of tracks
+        for n, track_id in enumerate(group):
+            buffer = io.BytesIO()
+            soundfile.write(buffer, clips[n % len(clips)], 22050, format="FLAC")
+            (celery.objects / "audio" / f"{track_id}.flac").write_bytes(buffer.getvalue())
+    conf = {"batch_size": 100}
+    app = Celery(broker=celery.env["AIRFLOW__CELERY__BROKER_URL"])
+    with celery.client() as client:
+        _ready(client, "audio_analysis")
+        undisturbed = client.wait(
+            client.trigger("audio_analysis", {**conf, "track_ids": calm}, run_id="calm"),
+            timeout_s=300,
+        )
+        assert undisturbed.state == "success"
+
+        # Only a doomed worker consumes ml while the batch starts, so it is the one running it.
+        (survivor,) = _ml_workers(app)
+        app.control.cancel_consumer("ml", destination=[survivor], reply=True)
+        doomed = _start_worker(celery, "doomed")
+        try:
+            deadline = time.monotonic() + 120
+            while not any(name.startswith("doomed@") for name in _ml_workers(app)):
+                assert time.monotonic() < deadline, "the doomed worker never consumed ml"
+                time.sleep(1)
+            run = client.trigger("audio_analysis", {**conf, "track_ids": killed}, run_id="killed")
+            deadline = time.monotonic() + 180
+            while _state(client, "killed", "analyse_batch") != "running":
+                assert time.monotonic() < deadline, "the batch never started"
+                time.sleep(0.3)
+            time.sleep(1.5)  # mid-batch: 32 minutes of audio take several seconds
+            _kill_tree(doomed.pid)  # as when the machine goes: worker, supervisor and task
+        finally:
+            _stop(doomed)
+            app.control.add_consumer("ml", destination=[survivor], reply=True)
+
+        finished = client.wait(run, timeout_s=400)
+        tries = client.request(
+            "GET", "/api/v2/dags/audio_analysis/dagRuns/killed/taskInstances/analyse_batch/0"
+        ).json()
+
+    assert finished.state == "success"
+    assert tries["try_number"] >= 2  # the killed attempt, then the retry
+    worker_logs = celery.home / "components"
+    assert "ml/audio_analysis.py" in (worker_logs / "worker-doomed.log").read_text()
+    calm_rows, killed_rows = (
+        _feature_rows(celery.warehouse_url, calm),
+        _feature_rows(celery.warehouse_url, killed),
+    )
+    assert len(killed_rows) == len(killed) == len({row["track_id"] for row in killed_rows})
+    strip = lambda row: {k: v for k, v in row.items() if k not in RUN_COLUMNS}  # noqa: E731
+    assert [strip(row) for row in killed_rows] == [strip(row) for row in calm_rows]
+    extracted = [
+        a
+        for a in _audits(celery.warehouse_url, "killed")
+        if a["action"] == "audio_features_extracted"
+    ]
+    assert len(extracted) == 1 and extracted[0]["counts"]["rows_written"] == len(killed)
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a process and every descendant (the task may run in a process group of its own)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def _state(client: AirflowClient, run_id: str, task_id: str) -> str:
+    for ti in client.task_instances("audio_analysis", run_id):
+        if ti["task_id"] == task_id:
+            return str(ti["state"] or "")
+    return ""
