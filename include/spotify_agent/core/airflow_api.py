@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -126,7 +126,7 @@ class AirflowClient:
                 raise RunIdTaken(
                     409, f"run {run_id!r} of {dag_id} exists with another conf: {existing.conf}"
                 )
-            return DagRun(**{**existing.__dict__, "created": False})
+            return replace(existing, created=False)
         if answer.status_code in (400, 422):
             raise ConfRefused(answer.status_code, _detail(answer))
         return _run(_ok(answer), created=True)
@@ -147,9 +147,7 @@ class AirflowClient:
                     f"{timeout_s:g} s" + (" (the DAG is paused: unpause it)" if paused else "")
                 )
             self._sleep(poll_s)
-            current = DagRun(
-                **{**self.get_run(run.dag_id, run.run_id).__dict__, "created": run.created}
-            )
+            current = replace(self.get_run(run.dag_id, run.run_id), created=run.created)
         return current
 
     def is_paused(self, dag_id: str) -> bool:

@@ -105,8 +105,9 @@ class AudioFeatures:
         return asdict(self)
 
 
+@cache
 def supported_suffixes() -> frozenset[str]:
-    """The suffixes this machine's libsndfile decodes."""
+    """The suffixes this machine's libsndfile decodes (asked once per process)."""
     import soundfile
 
     available = soundfile.available_formats()
