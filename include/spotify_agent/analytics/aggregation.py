@@ -25,16 +25,25 @@ a listener twice is refused with :class:`AmbiguousDimension`. The good plays giv
 - ``hours``: plays per UTC hour of the day.
 
 Every count is an integer (rates are derived from them), and every table is sorted by its key,
-so two engines' results compare equal value for value. ``aggregate_day`` runs on polars (the
-fastest engine measured by ``bench/aggregation.py``); :mod:`spotify_agent.analytics.engines`
-holds the same aggregation in pandas and DuckDB, which a test holds equal to it.
+so two engines' results compare equal value for value. :mod:`spotify_agent.analytics.engines`
+holds the same aggregation in pandas, DuckDB and plain polars, which a test holds equal to this.
+
+How it stays within 1 GiB for a 10M-play day (``bench/aggregation.py``): one streaming pass of
+polars reads the plays with their ids as Categorical codes, so the id strings never exist for the
+whole day at once, and notes the first thing wrong with each. One numpy sort of 64-bit (listener,
+microsecond) keys then finds both the duplicates (only plays tied on listener and time can be
+one) and the sessions. Exact listener counts come from sorting 64-bit (track or artist, listener)
+pairs in place, not from a hash set of listeners per group, which took twice the memory of the
+plays themselves.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -66,6 +75,15 @@ OUTPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "users": (("user_id",), ("plays", "ms_played", "sessions")),
     "hours": (("hour",), ("plays",)),
 }
+
+
+@dataclass(frozen=True)
+class ListeningData:
+    """The three Parquet files of a period's extract."""
+
+    events: Path
+    tracks: Path
+    listeners: Path
 
 
 class AmbiguousDimension(ValueError):
@@ -104,34 +122,35 @@ def aggregate_day(
     Arrow tables or Parquet paths; ``now`` decides what is "in the future"."""
     import polars as pl
 
-    try:
-        classified = _classify(
-            _lazy(events), _lazy(tracks), _lazy(listeners), day_start, day_end, now
-        ).collect()
-    except pl.exceptions.ComputeError as error:
-        if "validation" not in str(error):
-            raise
-        raise AmbiguousDimension(
-            f"a track_id in tracks or a user_id in listeners appears more than once: {error}"
-        ) from None
-    good = classified.filter(pl.col("reason").is_null()).drop("reason")
-    users = _users(good.lazy(), _session_sort_key(good, day_start, day_end))
-    lazy = good.lazy()
-    tables = pl.collect_all([_artist_country(lazy), _tracks(lazy), users, _hours(lazy)])
-    rejected = classified.filter(pl.col("reason").is_not_null()).select(
-        pl.col("user_id", "track_id").cast(pl.String),
-        "played_at",
-        "ms_played",
-        "reason",
+    track_artists = _dimension(tracks, "track_id", "artist_id", "tracks")
+    listener_countries = _dimension(listeners, "user_id", "country", "listeners")
+    coded = _coded_plays(_lazy(events), track_artists, day_start, day_end, now)
+    time_bits = _time_bits(day_start, day_end)
+    key = _listener_time_key(coded, day_start, time_bits)
+    # One sort of the good plays' (listener, time) keys finds the duplicates and the sessions.
+    sorted_keys = _sorted_keys(coded, key)
+    coded = _mark_duplicates(coded, key, sorted_keys)
+    sessions = _sessions(sorted_keys, time_bits)
+    del sorted_keys
+    good = coded.lazy().filter(pl.col("reason").is_null())
+    hours = _hours(good).collect(engine="streaming")
+    rejected = _rejected(coded.filter(pl.col("reason").is_not_null()))
+    # Counting needs only listener, track and time played: the largest frame from here on.
+    plays = good.select("user_id", "track_id", pl.col("ms_played").cast(pl.Int32)).collect(
+        engine="streaming"
     )
+    del coded, good
+    artist_of, country_of = _lookups(plays, track_artists, listener_countries)
+    tables = {
+        "artist_country": _artist_country(plays, artist_of, country_of),
+        "tracks": _tracks(plays, track_artists.get_column("track_id")),
+        "users": _users(plays.lazy(), sessions).collect(engine="streaming"),
+        "hours": hours,
+    }
+    del plays
     return DayAggregates(
-        tables={
-            name: _sorted(table, name).to_arrow()
-            for name, table in zip(OUTPUTS, tables, strict=True)
-        },
-        rejected=rejected.sort(
-            "played_at", "user_id", "track_id", nulls_last=True, maintain_order=True
-        ).to_arrow(),
+        tables={name: _sorted(tables[name], name).to_arrow() for name in OUTPUTS},
+        rejected=rejected,
     )
 
 
@@ -147,132 +166,324 @@ def _lazy(source: Any) -> pl.LazyFrame:
     return pl.from_arrow(source).lazy()  # type: ignore[union-attr]
 
 
-def _classify(
+def _dimension(source: Any, key: str, value: str, name: str) -> pl.DataFrame:
+    """``key`` -> ``value``, both Categorical (so they share the plays' codes); refused when a
+    key appears twice."""
+    import polars as pl
+
+    frame = (
+        _lazy(source)
+        .select(pl.col(key).cast(pl.Categorical), pl.col(value).cast(pl.Categorical))
+        .drop_nulls(key)
+        .collect()
+    )
+    repeated = frame.filter(pl.col(key).is_duplicated()).get_column(key)
+    if len(repeated):
+        raise AmbiguousDimension(
+            f"{key} {repeated.cast(pl.String)[0]!r} appears more than once in {name}: "
+            f"which {value} counts is unclear"
+        )
+    return frame
+
+
+def _coded_plays(
     events: pl.LazyFrame,
-    tracks: pl.LazyFrame,
-    listeners: pl.LazyFrame,
+    track_artists: pl.DataFrame,
     day_start: datetime,
     day_end: datetime,
     now: datetime,
-) -> pl.LazyFrame:
+) -> pl.DataFrame:
+    """Every play, its ids as Categorical codes and ``reason`` the index in :data:`REASONS` of
+    the first thing wrong with it (null when nothing is; duplicates are found later). Read in
+    streaming batches, so the ids' strings never exist for the whole day at once."""
     import polars as pl
 
+    def reason(name: str) -> pl.Expr:
+        return pl.lit(REASONS.index(name), pl.UInt8)
+
+    known_tracks = track_artists.filter(pl.col("artist_id").is_not_null()).get_column("track_id")
     played_at, ms = pl.col("played_at"), pl.col("ms_played")
-    problem = (
+    first_problem = (
         pl.when(pl.any_horizontal(pl.col("user_id", "played_at", "track_id").is_null()))
-        .then(pl.lit("missing_field"))
+        .then(reason("missing_field"))
         .when(played_at > now)
-        .then(pl.lit("in_future"))
+        .then(reason("in_future"))
         .when((played_at < day_start) | (played_at >= day_end))
-        .then(pl.lit("outside_interval"))
-        .when(pl.col("artist_id").is_null())
-        .then(pl.lit("unknown_track"))
+        .then(reason("outside_interval"))
+        .when(~pl.col("track_id").to_physical().is_in(known_tracks.to_physical().implode()))
+        .then(reason("unknown_track"))
         .when(ms < 0)
-        .then(pl.lit("negative_duration"))
+        .then(reason("negative_duration"))
         .when(ms > MAX_PLAY_MS)
-        .then(pl.lit("absurd_duration"))
-        .otherwise(None)
+        .then(reason("absurd_duration"))
     )
-    # Among good plays only (a bad play differs in `problem`), in input order (the joins keep
-    # it): the first of a key counts.
-    repeated = (
-        pl.col("problem").is_null()
-        & ~pl.struct("problem", "user_id", "played_at", "track_id").is_first_distinct()
-    )
-    # Categorical ids from the start: the joins, the duplicate check, every group-by and distinct
-    # count and the session sort then work on integers instead of strings.
-    ids = pl.Categorical
     return (
         events.select(
-            pl.col("user_id").cast(ids),
+            pl.col("user_id").cast(pl.Categorical),
             "played_at",
-            pl.col("track_id").cast(ids),
-            pl.col("ms_played").cast(pl.Int64),
+            pl.col("track_id").cast(pl.Categorical),
+            # 32-bit durations stay 32-bit here: 40 MB less for a 10M-play day.
+            ms
+            if events.collect_schema()["ms_played"] in (pl.Int32, pl.Int64)
+            else ms.cast(pl.Int64),
         )
-        .join(
-            tracks.select(pl.col("track_id").cast(ids), pl.col("artist_id").cast(ids)),
-            on="track_id",
-            how="left",
-            validate="m:1",
-            maintain_order="left",
-        )
-        .join(
-            listeners.select(pl.col("user_id").cast(ids), pl.col("country").cast(ids)),
-            on="user_id",
-            how="left",
-            validate="m:1",
-            maintain_order="left",
-        )
-        .with_columns(
-            pl.col("country").fill_null(UNKNOWN_COUNTRY),
-            problem.alias("problem"),
-        )
-        .with_columns(
-            pl.when(repeated).then(pl.lit("duplicate")).otherwise(pl.col("problem")).alias("reason")
-        )
-        .drop("problem")
+        .with_columns(first_problem.alias("reason"))
+        .collect(engine="streaming")
     )
 
 
-def _artist_country(good: pl.LazyFrame) -> pl.LazyFrame:
+def _time_bits(day_start: datetime, day_end: datetime) -> int:
+    """Bits for microseconds into the interval, with room for one more session gap: the keys of
+    two listeners are then always more than :data:`SESSION_GAP` apart."""
+    return int((day_end - day_start + SESSION_GAP) / timedelta(microseconds=1)).bit_length()
+
+
+def _listener_time_key(coded: pl.DataFrame, day_start: datetime, time_bits: int) -> pl.Expr:
+    """One 64-bit integer per play, listener code then microseconds into the interval: sorting
+    it puts each listener's plays together in time order, several times faster than sorting
+    the two columns it stands for."""
+    import polars as pl
+
+    code_bits = int(coded.get_column("user_id").to_physical().max() or 0).bit_length()  # type: ignore[arg-type]
+    if code_bits + time_bits > 64:
+        raise ValueError(
+            f"the interval {day_start.isoformat()} + {time_bits} bits of microseconds is too long "
+            f"for {code_bits} bits of listener codes: aggregate a day at a time"
+        )
+    into_interval = pl.col("played_at").dt.epoch("us") - int(day_start.timestamp() * 1_000_000)
+    listener = pl.col("user_id").to_physical().cast(pl.UInt64)
+    return listener * (1 << time_bits) + into_interval.cast(pl.UInt64)
+
+
+def _sorted_keys(coded: pl.DataFrame, key: pl.Expr) -> Any:
+    """The good plays' keys, sorted in place (numpy's vectorised sort: a tenth of a second for
+    10M)."""
+    import polars as pl
+
+    good = coded.lazy().filter(pl.col("reason").is_null()).select(key)
+    keys = good.collect(engine="streaming").to_series().to_numpy(writable=True)
+    keys.sort()
+    return keys
+
+
+def _mark_duplicates(coded: pl.DataFrame, key: pl.Expr, sorted_keys: Any) -> pl.DataFrame:
+    """``reason`` set to ``duplicate`` on each good play that repeats the (listener, time,
+    track) of an earlier good play. Only a listener-and-time tie can be one, and the sorted keys
+    show the few there are; among their plays, in input order, the first of each track counts."""
+    import numpy as np
+    import polars as pl
+
+    ties = np.unique(sorted_keys[1:][sorted_keys[1:] == sorted_keys[:-1]])
+    if not len(ties):
+        return coded
+    repeats = (
+        coded.lazy()
+        .with_row_index("row")
+        .filter(pl.col("reason").is_null() & key.is_in(pl.Series(ties).implode()))
+        .filter(~pl.struct(key, "track_id").is_first_distinct())
+        .collect()
+        .get_column("row")
+    )
+    reason = coded.get_column("reason").scatter(repeats, REASONS.index("duplicate"))
+    return coded.with_columns(reason)
+
+
+def _sessions(keys: Any, time_bits: int) -> pl.DataFrame:
+    """Sessions per listener code, from the sorted keys: a play starts one when more than
+    :data:`SESSION_GAP` passed since the key before it (a repeated play is 0 us after its
+    original and starts none)."""
+    import numpy as np
+    import polars as pl
+
+    starts = np.empty(len(keys), dtype=bool)
+    starts[:1] = True
+    np.greater(np.diff(keys), SESSION_GAP // timedelta(microseconds=1), out=starts[1:])
+    session_keys = keys[starts]
+    session_keys >>= np.uint64(time_bits)
+    per_listener = np.bincount(session_keys)
+    listeners = np.flatnonzero(per_listener)
+    return pl.DataFrame(
+        {
+            "user_code": listeners.astype(np.uint32),
+            "sessions": per_listener[listeners].astype(np.int64),
+        }
+    )
+
+
+def _rejected(bad: pl.DataFrame) -> pa.Table:
+    """The plays set aside, whole, with their reason by name, in time order."""
+    import polars as pl
+
+    return (
+        bad.select(
+            pl.col("user_id", "track_id").cast(pl.String),
+            "played_at",
+            pl.col("ms_played").cast(pl.Int64),
+            pl.col("reason").replace_strict(dict(enumerate(REASONS)), return_dtype=pl.String),
+        )
+        .sort("played_at", "user_id", "track_id", nulls_last=True, maintain_order=True)
+        .to_arrow()
+    )
+
+
+def _lookups(
+    plays: pl.DataFrame, track_artists: pl.DataFrame, listener_countries: pl.DataFrame
+) -> tuple[pl.Series, pl.Series]:
+    """Artist by track code and country by listener code (``ZZ`` when unknown), long enough for
+    every code in the plays and the dimensions."""
+    size = 1 + max(
+        int(column.to_physical().max() or 0)  # type: ignore[arg-type]
+        for column in (
+            plays.get_column("user_id"),
+            plays.get_column("track_id"),
+            track_artists.get_column("track_id"),
+            listener_countries.get_column("user_id"),
+        )
+    )
+    artist_of = _by_code(track_artists, size)
+    return artist_of, _by_code(listener_countries, size).fill_null(UNKNOWN_COUNTRY)
+
+
+def _by_code(dimension: pl.DataFrame, size: int) -> pl.Series:
+    """The dimension as a lookup: ``series[code]`` is the value of the key with that code, null
+    for a key the dimension lacks."""
+    import polars as pl
+
+    key, value = dimension.columns
+    return pl.repeat(None, size, dtype=pl.Categorical, eager=True).scatter(
+        dimension.get_column(key).to_physical(), dimension.get_column(value)
+    )
+
+
+def _artist_country(
+    plays: pl.DataFrame, artist_of: pl.Series, country_of: pl.Series
+) -> pl.DataFrame:
     import polars as pl
 
     ms = pl.col("ms_played")
-    return good.group_by("artist_id", "country").agg(
-        pl.len().alias("plays"),
-        pl.col("user_id").n_unique().alias("listeners"),
-        ms.sum().alias("ms_played"),
-        ms.is_not_null().sum().alias("timed_plays"),
-        (ms < SKIP_UNDER_MS).sum().alias("skips"),
+    counts = (
+        plays.lazy()
+        .group_by(
+            pl.lit(artist_of).gather(pl.col("track_id").to_physical()).alias("artist_id"),
+            pl.lit(country_of).gather(pl.col("user_id").to_physical()).alias("country"),
+        )
+        .agg(
+            pl.len().alias("plays"),
+            ms.cast(pl.Int64).sum().alias("ms_played"),
+            ms.is_not_null().sum().alias("timed_plays"),
+            (ms < SKIP_UNDER_MS).sum().alias("skips"),
+        )
+        .collect(engine="streaming")
+    )
+    listeners = _listeners_per_artist_country(
+        plays,
+        artist_of.to_physical().fill_null(0).to_numpy(),
+        country_of.to_physical().to_numpy(),
+    )
+    return counts.join(
+        listeners,
+        left_on=[pl.col("artist_id").to_physical(), pl.col("country").to_physical()],
+        right_on=["artist_code", "country_code"],
+    ).select("artist_id", "country", "plays", "listeners", "ms_played", "timed_plays", "skips")
+
+
+def _listeners_per_artist_country(
+    plays: pl.DataFrame, artist_codes: Any, country_codes: Any
+) -> pl.DataFrame:
+    """Exact listeners per (artist, country) code: the distinct (artist, listener) pairs, then
+    those pairs as (artist, country), counted by sorting 64-bit integers in place instead of
+    keeping a set of listeners per group (which took twice the memory of the day's plays)."""
+    import numpy as np
+    import polars as pl
+
+    tracks = plays.get_column("track_id").to_physical().to_numpy()
+    pairs = _sorted_pairs(
+        artist_codes[tracks], plays.get_column("user_id").to_physical().to_numpy()
+    )
+    del tracks
+    pairs = pairs[_firsts(pairs)]
+    _, listener = _halves(pairs)
+    listener[:] = country_codes[listener]  # (artist, listener) -> (artist, country), in place
+    pairs.sort()
+    starts = np.flatnonzero(_firsts(pairs))
+    artist, country = _halves(pairs[starts])
+    return pl.DataFrame(
+        {
+            "artist_code": artist,
+            "country_code": country,
+            "listeners": np.diff(starts, append=len(pairs)).astype(np.int64),
+        }
     )
 
 
-def _tracks(good: pl.LazyFrame) -> pl.LazyFrame:
+def _tracks(plays: pl.DataFrame, track_ids: pl.Series) -> pl.DataFrame:
+    """Plays and exact listeners per track, both from one in-place sort of the (track,
+    listener) pairs."""
+    import numpy as np
     import polars as pl
 
-    return good.group_by("track_id").agg(
-        pl.len().alias("plays"), pl.col("user_id").n_unique().alias("listeners")
+    pairs = _sorted_pairs(
+        plays.get_column("track_id").to_physical().to_numpy(),
+        plays.get_column("user_id").to_physical().to_numpy(),
     )
-
-
-def _session_sort_key(good: pl.DataFrame, start: datetime, end: datetime) -> pl.Expr:
-    """What to sort the plays by so each listener's plays are consecutive and in time order:
-    one 64-bit integer (listener code, then microseconds into the interval) when both fit, which
-    sorts several times faster than the two columns it stands for."""
-    import polars as pl
-
-    time_bits = int((end - start) / timedelta(microseconds=1)).bit_length()
-    codes = good.get_column("user_id").to_physical()
-    code_bits = int(codes.max() or 0).bit_length()  # type: ignore[arg-type]
-    if code_bits + time_bits > 64:
-        return pl.struct("user_code", "played_at")
-    offset = pl.col("played_at").dt.epoch("us") - int(start.timestamp() * 1_000_000)
-    return pl.col("user_code").cast(pl.UInt64) * (1 << time_bits) + offset.cast(pl.UInt64)
-
-
-def _users(good: pl.LazyFrame, sort_key: pl.Expr) -> pl.LazyFrame:
-    """Per listener; sessions counted in one pass over the plays sorted by (listener, time)."""
-    import polars as pl
-
-    user = pl.col("user_code")
-    starts_session = (user != user.shift()).fill_null(True) | (
-        pl.col("played_at").diff() > SESSION_GAP
+    new_listener = _firsts(pairs)
+    track, _ = _halves(pairs)
+    starts = np.flatnonzero(_firsts(track))
+    counts = pl.DataFrame(
+        {
+            "track_code": track[starts],
+            "plays": np.diff(starts, append=len(track)).astype(np.int64),
+            "listeners": np.add.reduceat(new_listener, starts, dtype=np.int64)
+            if len(starts)
+            else np.empty(0, dtype=np.int64),
+        }
     )
     return (
-        good.select(
-            "user_id", pl.col("user_id").to_physical().alias("user_code"), "played_at", "ms_played"
-        )
-        .sort(sort_key)
-        .with_columns(starts_session.alias("starts_session"))
-        .set_sorted("user_code")
-        .group_by("user_code")
-        .agg(
-            pl.col("user_id").first(),
-            pl.len().alias("plays"),
-            pl.col("ms_played").sum(),
-            pl.col("starts_session").sum().alias("sessions"),
-        )
-        .drop("user_code")
+        track_ids.to_frame()
+        .join(counts, left_on=pl.col("track_id").to_physical(), right_on="track_code")
+        .select("track_id", "plays", "listeners")
+    )
+
+
+def _sorted_pairs(high: Any, low: Any) -> Any:
+    """``high << 32 | low`` per row (two uint32 codes), sorted in place: numpy's vectorised
+    sort of 64-bit integers groups rows faster, and in far less memory, than a hash table."""
+    import numpy as np
+
+    pairs = high.astype(np.uint64)
+    pairs <<= np.uint64(32)
+    pairs |= low
+    pairs.sort()
+    return pairs
+
+
+def _halves(pairs: Any) -> tuple[Any, Any]:
+    """The high and low 32 bits of each 64-bit pair, as views: no copy."""
+    import numpy as np
+
+    words = pairs.view(np.uint32)
+    low, high = (0, 1) if sys.byteorder == "little" else (1, 0)
+    return words[high::2], words[low::2]
+
+
+def _firsts(sorted_values: Any) -> Any:
+    """Where each run of equal values starts in a sorted array, as a boolean mask."""
+    import numpy as np
+
+    first = np.empty(len(sorted_values), dtype=bool)
+    first[:1] = True
+    np.not_equal(sorted_values[1:], sorted_values[:-1], out=first[1:])
+    return first
+
+
+def _users(plays: pl.LazyFrame, sessions: pl.DataFrame) -> pl.LazyFrame:
+    import polars as pl
+
+    return (
+        plays.group_by("user_id")
+        .agg(pl.len().alias("plays"), pl.col("ms_played").cast(pl.Int64).sum())
+        .join(sessions.lazy(), left_on=pl.col("user_id").to_physical(), right_on="user_code")
+        .select("user_id", "plays", "ms_played", "sessions")
     )
 
 

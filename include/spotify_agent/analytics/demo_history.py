@@ -16,8 +16,10 @@ runs it only against the emulator, never against a real Spotify account.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import NamedTuple
 
 from sqlalchemy import Connection, func, select
@@ -156,9 +158,15 @@ def _aggregate(connection: Connection, day: date) -> None:
     from spotify_agent.analytics.store import Period, extract, replace_period
 
     period = Period("day", midnight_utc(day), midnight_utc(day + timedelta(days=1)))
-    events, tracks, listeners = extract(connection, period)
-    now = datetime.now(UTC)
-    result = aggregate_day(
-        events, tracks, listeners, day_start=period.start, day_end=period.end, now=now
-    )
+    with tempfile.TemporaryDirectory(prefix="demo-extract-") as folder:
+        data = extract(connection, period, Path(folder))
+        now = datetime.now(UTC)
+        result = aggregate_day(
+            data.events,
+            data.tracks,
+            data.listeners,
+            day_start=period.start,
+            day_end=period.end,
+            now=now,
+        )
     replace_period(connection, period, result, run_id=SOURCE, trace_id="0" * 32, at=now)

@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Connection, delete, select
 
-from spotify_agent.analytics.aggregation import DayAggregates
+from spotify_agent.analytics.aggregation import DayAggregates, ListeningData
 from spotify_agent.core.quarantine import QuarantinedItem
 from spotify_agent.warehouse.schema import (
     agg_artist_country,
@@ -83,39 +84,46 @@ def missing_day(connection: Connection, period: Period) -> Period | None:
     return None if _day_written(connection, yesterday.start) else yesterday
 
 
-def extract(connection: Connection, period: Period) -> tuple[Any, Any, Any]:
-    """The period's plays and the dimension rows they need, as Arrow tables."""
+def extract(connection: Connection, period: Period, folder: Path) -> ListeningData:
+    """The period's plays and the dimension rows they need, written as the Parquet files
+    ``aggregate_day`` reads: the plays batch by batch, so no more than a batch of them is ever
+    held in memory."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
+    folder.mkdir(parents=True, exist_ok=True)
+    data = ListeningData(*(folder / f"{n}.parquet" for n in ("events", "tracks", "listeners")))
     in_period = (listening_events.c.played_at >= period.start) & (
         listening_events.c.played_at < period.end
     )
-    columns: dict[str, list[Any]] = {
-        "user_id": [],
-        "played_at": [],
-        "track_id": [],
-        "ms_played": [],
-    }
     query = select(
         listening_events.c.user_id,
         listening_events.c.played_at,
         listening_events.c.track_id,
         listening_events.c.ms_played,
     ).where(in_period)
-    for rows in _batches(connection, query):
-        for user_id, played_at, track_id, ms_played in rows:
-            columns["user_id"].append(user_id)
-            columns["played_at"].append(stored_utc(played_at))
-            columns["track_id"].append(track_id)
-            columns["ms_played"].append(ms_played)
-    events = pa.table(
-        {
-            "user_id": pa.array(columns["user_id"], pa.string()),
-            "played_at": pa.array(columns["played_at"], pa.timestamp("us", tz="UTC")),
-            "track_id": pa.array(columns["track_id"], pa.string()),
-            "ms_played": pa.array(columns["ms_played"], pa.int64()),
-        }
+    schema = pa.schema(
+        [
+            ("user_id", pa.string()),
+            ("played_at", pa.timestamp("us", tz="UTC")),
+            ("track_id", pa.string()),
+            ("ms_played", pa.int64()),
+        ]
     )
+    with pq.ParquetWriter(data.events, schema) as writer:
+        for rows in _batches(connection, query):
+            users, played, tracks, ms = zip(*rows, strict=True)
+            writer.write_batch(
+                pa.record_batch(
+                    [
+                        pa.array(users, pa.string()),
+                        pa.array([stored_utc(at) for at in played], schema.field(1).type),
+                        pa.array(tracks, pa.string()),
+                        pa.array(ms, pa.int64()),
+                    ],
+                    schema=schema,
+                )
+            )
     track_ids = select(listening_events.c.track_id).where(in_period).distinct()
     tracks = _table(
         connection,
@@ -132,7 +140,9 @@ def extract(connection: Connection, period: Period) -> tuple[Any, Any, Any]:
         ),
         ("user_id", "country"),
     )
-    return events, tracks, listeners
+    pq.write_table(tracks, data.tracks)
+    pq.write_table(listeners, data.listeners)
+    return data
 
 
 def replace_period(
@@ -157,16 +167,18 @@ def replace_period(
         )
     written = {}
     for name, table in TABLES.items():
-        rows = result.tables[name].to_pylist()
-        if name == "users" and without:
-            rows = [row for row in rows if row["user_id"] not in without]
-        for start in range(0, len(rows), _BATCH):
-            chunk = rows[start : start + _BATCH]
-            connection.execute(
-                table.insert(),
-                [{**row, "kind": period.kind, "period_start": period.start} for row in chunk],
-            )
-        written[name] = len(rows)
+        written[name] = 0
+        # Batch by batch: a day's million listeners as Python dicts at once would take GBs.
+        for batch in result.tables[name].to_batches(max_chunksize=_BATCH):
+            rows = batch.to_pylist()
+            if name == "users" and without:
+                rows = [row for row in rows if row["user_id"] not in without]
+            if rows:
+                connection.execute(
+                    table.insert(),
+                    [{**row, "kind": period.kind, "period_start": period.start} for row in rows],
+                )
+            written[name] += len(rows)
     connection.execute(
         aggregation_periods.insert(),
         [

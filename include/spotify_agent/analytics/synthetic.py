@@ -8,10 +8,11 @@ same files, byte for byte.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from spotify_agent.analytics.aggregation import ListeningData
 
 # 60 markets, most common first (listeners are spread over them with a Zipf-like skew).
 COUNTRIES = (
@@ -19,13 +20,6 @@ COUNTRIES = (
     "ZA NG EG MA SA AE IL GR CZ HU RO BG HR SK SI RS UA TH VN MY SG KR TW HK PE EC UY PY BO CR"
 ).split()
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-@dataclass(frozen=True)
-class ListeningData:
-    events: Path
-    tracks: Path
-    listeners: Path
 
 
 def spotify_id(kind: int, index: int) -> str:

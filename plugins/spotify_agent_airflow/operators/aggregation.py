@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -16,8 +18,9 @@ log = logging.getLogger(__name__)
 
 
 class AggregateListeningOperator(BaseOperator):
-    """Extracts the period's plays from the warehouse, aggregates them (``aggregate_day``),
-    replaces the period's rows, quarantines the plays set aside, audits the counts."""
+    """Extracts the period's plays from the warehouse to a temporary Parquet extract, aggregates
+    them (``aggregate_day``), replaces the period's rows, quarantines the plays set aside,
+    audits the counts."""
 
     def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -56,12 +59,20 @@ class AggregateListeningOperator(BaseOperator):
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
 
-        with engine.connect() as connection:
-            events, tracks, listeners = extract(connection, period)
-        now = datetime.now(UTC)
-        result = aggregate_day(
-            events, tracks, listeners, day_start=period.start, day_end=period.end, now=now
-        )
+        # The extract is Parquet on local disk, read back in streaming batches: a day of plays
+        # never sits in memory as Python objects or whole string columns.
+        with tempfile.TemporaryDirectory(prefix="listening-extract-") as folder:
+            with engine.connect() as connection:
+                data = extract(connection, period, Path(folder))
+            now = datetime.now(UTC)
+            result = aggregate_day(
+                data.events,
+                data.tracks,
+                data.listeners,
+                day_start=period.start,
+                day_end=period.end,
+                now=now,
+            )
         ref = run_ref(context)
         with engine.begin() as connection:
             # In the write's transaction: an erasure that began after the extract must not get

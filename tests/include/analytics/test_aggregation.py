@@ -133,6 +133,23 @@ def test_a_broken_copy_never_hides_the_good_play_and_missing_fields_are_named() 
     ]
 
 
+def test_plays_at_the_same_microsecond_are_duplicates_only_of_the_same_track() -> None:
+    rows = [
+        ("alice", at(8), "t1", 200_000),
+        ("alice", at(8), "t3", 100_000),  # another track at the same instant: a play
+        ("alice", at(8), "t1", 5_000),  # t1 again, after t3: the duplicate
+        ("bob", at(8), "t1", 1_000),  # another listener at the same instant: a play
+    ]
+    result = _day(_events(rows))
+    assert [(r["user_id"], r["track_id"], r["reason"]) for r in result.rejected.to_pylist()] == [
+        ("alice", "t1", "duplicate")
+    ]
+    assert _rows(result, "users") == [
+        {"user_id": "alice", "plays": 2, "ms_played": 300_000, "sessions": 1},
+        {"user_id": "bob", "plays": 1, "ms_played": 1_000, "sessions": 1},
+    ]
+
+
 def test_listening_time_past_two_to_the_31_ms_does_not_wrap(tmp_path: Path) -> None:
     # 800 fifty-minute plays of one artist in one country: 2.4e9 ms, past int32's 2.1e9.
     rows = [("alice", at(i / 40), "t1", 3_000_000) for i in range(800)]
@@ -146,23 +163,21 @@ def test_listening_time_past_two_to_the_31_ms_does_not_wrap(tmp_path: Path) -> N
         assert theirs["artist_country"].equals(result.tables["artist_country"])
 
 
-def test_sessions_are_the_same_with_the_packed_sort_key_and_without(tmp_path: Path) -> None:
-    import polars as pl
+def test_two_listeners_sessions_never_run_together() -> None:
+    # An interval of 2**32 - 1 us, each listener playing at its first and last microsecond: without
+    # room for a session gap in the packed (listener, time) key, a listener's first play would
+    # look 2 us after the last play of the listener coded just before.
+    import uuid
 
-    from spotify_agent.analytics.aggregation import _session_sort_key, _users
-
-    data = write_listening_day(
-        tmp_path, day=DAY, events=20_000, users=300, tracks=100, artists=10, seed=9
-    )
-    good = pl.read_parquet(data.events).with_columns(pl.col("user_id").cast(pl.Categorical))
-    packed = _session_sort_key(good, START, END)
-    # Where listener code and microseconds cannot share 64 bits, the plays are sorted by both
-    # columns instead; the counts must not change.
-    fallback = pl.struct("user_code", "played_at")
-    by_packed = _users(good.lazy(), packed).collect().sort("user_id")
-    by_columns = _users(good.lazy(), fallback).collect().sort("user_id")
-    assert by_packed.equals(by_columns)
-    assert by_packed.get_column("sessions").max() > 3
+    end = START + timedelta(microseconds=2**32 - 1)
+    names = [f"listener-{uuid.uuid4()}" for _ in range(50)]
+    listeners = pa.table({"user_id": names, "country": ["SE"] * len(names)})
+    plays = [
+        (name, at, "t1", 1_000) for name in names for at in (START, end - timedelta(microseconds=1))
+    ]
+    result = aggregate_day(_events(plays), TRACKS, listeners, day_start=START, day_end=end, now=end)
+    assert {row["sessions"] for row in _rows(result, "users")} == {2}
+    assert result.tables["users"].num_rows == len(names)
 
 
 def test_a_track_named_twice_in_the_catalogue_is_refused() -> None:

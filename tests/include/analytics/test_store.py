@@ -3,7 +3,9 @@ replaced per period (a re-run writes the same, a day drops its partial)."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -47,11 +49,11 @@ def _seed(connection) -> None:
 
 
 def _write(engine, period: Period, without: frozenset[str] = frozenset()) -> None:
-    with engine.connect() as connection:
-        events, tracks, listeners = extract(connection, period)
-    result = aggregate_day(
-        events, tracks, listeners, day_start=period.start, day_end=period.end, now=period.end
-    )
+    with tempfile.TemporaryDirectory() as folder, engine.connect() as connection:
+        data = extract(connection, period, Path(folder))
+        result = aggregate_day(
+            *vars(data).values(), day_start=period.start, day_end=period.end, now=period.end
+        )
     with engine.begin() as connection:
         replace_period(
             connection, period, result, run_id="r", trace_id="ab" * 16, at=DAY, without=without
@@ -63,15 +65,27 @@ def _rows(engine, table) -> list[tuple]:
         return sorted(tuple(row) for row in connection.execute(select(table)))
 
 
-def test_the_extract_holds_the_period_and_the_dimensions_it_needs(warehouse) -> None:
+def test_the_extract_holds_the_period_and_the_dimensions_it_needs(
+    warehouse, tmp_path, monkeypatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from spotify_agent.analytics import store
+
+    monkeypatch.setattr(store, "_BATCH", 2)  # the plays are written a batch at a time
     with warehouse.begin() as connection:
         _seed(connection)
     with warehouse.connect() as connection:
-        events, tracks, listeners = extract(connection, period_for(DAY, date(2026, 10, 2)))
+        data = extract(connection, period_for(DAY, date(2026, 10, 2)), tmp_path / "day")
+        empty = extract(connection, period_for(DAY, date(2026, 9, 2)), tmp_path / "empty")
+    events, tracks, listeners = (pq.read_table(path) for path in vars(data).values())
     assert sorted(events.column("user_id").to_pylist()) == ["u1", "u1", "u2"]  # 25 h is tomorrow
     assert {t.hour for t in events.column("played_at").to_pylist()} == {1, 5, 13}
     assert tracks.to_pylist() == [{"track_id": TRACK, "artist_id": ARTIST}]
     assert listeners.to_pylist() == [{"user_id": "u1", "country": "BR"}]  # no NULL country
+    # A period without plays is an extract all the same: the schema, no rows.
+    assert pq.read_table(empty.events).schema.equals(events.schema)
+    assert pq.read_table(empty.events).num_rows == 0
 
 
 def test_the_day_is_finished_an_hour_after_midnight_and_refreshed_until_then() -> None:
