@@ -38,11 +38,10 @@ def run_one(engine: str, folder: Path, out: Path) -> None:
     """In a fresh process: aggregate with ``engine``, write the tables, print the seconds."""
     import pyarrow.parquet as pq
 
-    from spotify_agent.analytics.synthetic import ListeningData, day_bounds
+    from spotify_agent.analytics.aggregation import ListeningData
+    from spotify_agent.analytics.synthetic import day_bounds
 
-    data = ListeningData(
-        *(folder / f"{name}.parquet" for name in ("events", "tracks", "listeners"))
-    )
+    data = ListeningData.in_folder(folder)
     if engine == "ours":
         from spotify_agent.analytics.aggregation import aggregate_day
 
@@ -75,7 +74,9 @@ def peak_mib() -> float:
         for line in status.read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # Elsewhere the inherited-peak caveat may apply; macOS counts bytes, Linux KiB.
+    unit = 1024 * 1024 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / unit
 
 
 def measure(engine: str, folder: Path, out: Path) -> dict[str, float]:

@@ -23,9 +23,11 @@ Exact daily listening figures from `listening_events`, and today's so far, every
   the reason (source `streaming_aggregation:<date>`, replaced when the day is run again); they
   change nothing else. Listeners being erased are left out of `agg_listeners` and the
   quarantine, checked again inside the write's transaction.
-* **Memory**: the period's plays go from the warehouse to a temporary Parquet extract a batch
-  at a time and are read back in streaming batches; a 10M-play day peaks under 1 GiB
-  (`bench/aggregation.py`, docs/BENCHMARKS.md).
+* **Memory**: the period's plays go from the warehouse to a Parquet extract in the worker's
+  temp directory (`TMPDIR`) a batch at a time and are read back in streaming batches; a
+  10M-play day peaks under 1 GiB (`bench/aggregation.py`, docs/BENCHMARKS.md). The extract is
+  deleted after the run; one left by a killed task (it holds listener ids) is deleted by a
+  later run once 6 hours old.
 * **Idempotent**: the period's rows are replaced in one transaction; a re-run writes the same.
 * **Announces** the finished day through the `aggregation_periods` Asset (`announce_day`,
   skipped for partials).

@@ -85,6 +85,12 @@ class ListeningData:
     tracks: Path
     listeners: Path
 
+    @classmethod
+    def in_folder(cls, folder: Path) -> ListeningData:
+        return cls(
+            folder / "events.parquet", folder / "tracks.parquet", folder / "listeners.parquet"
+        )
+
 
 class AmbiguousDimension(ValueError):
     """``tracks`` or ``listeners`` holds a key twice: which artist or country counts is unclear."""
@@ -126,10 +132,10 @@ def aggregate_day(
     listener_countries = _dimension(listeners, "user_id", "country", "listeners")
     coded = _coded_plays(_lazy(events), track_artists, day_start, day_end, now)
     time_bits = _time_bits(day_start, day_end)
-    key = _listener_time_key(coded, day_start, time_bits)
+    key_expr = _listener_time_key(coded, day_start, time_bits)
     # One sort of the good plays' (listener, time) keys finds the duplicates and the sessions.
-    sorted_keys = _sorted_keys(coded, key)
-    coded = _mark_duplicates(coded, key, sorted_keys)
+    sorted_keys = _sorted_keys(coded, key_expr)
+    coded = _mark_duplicates(coded, key_expr, sorted_keys)
     sessions = _sessions(sorted_keys, time_bits)
     del sorted_keys
     good = coded.lazy().filter(pl.col("reason").is_null())
@@ -246,30 +252,33 @@ def _listener_time_key(coded: pl.DataFrame, day_start: datetime, time_bits: int)
 
     code_bits = int(coded.get_column("user_id").to_physical().max() or 0).bit_length()  # type: ignore[arg-type]
     if code_bits + time_bits > 64:
+        # A day leaves 27 bits: 134M distinct ids in the process before this is reached.
         raise ValueError(
-            f"the interval {day_start.isoformat()} + {time_bits} bits of microseconds is too long "
-            f"for {code_bits} bits of listener codes: aggregate a day at a time"
+            f"listener codes ({code_bits} bits) and microseconds into the interval from "
+            f"{day_start.isoformat()} ({time_bits} bits) do not fit in a 64-bit key"
         )
     into_interval = pl.col("played_at").dt.epoch("us") - int(day_start.timestamp() * 1_000_000)
     listener = pl.col("user_id").to_physical().cast(pl.UInt64)
-    return listener * (1 << time_bits) + into_interval.cast(pl.UInt64)
+    # Not strict: a bad play's time may lie before the interval (null key); good ones never do.
+    return listener * (1 << time_bits) + into_interval.cast(pl.UInt64, strict=False)
 
 
-def _sorted_keys(coded: pl.DataFrame, key: pl.Expr) -> Any:
+def _sorted_keys(coded: pl.DataFrame, key_expr: pl.Expr) -> Any:
     """The good plays' keys, sorted in place (numpy's vectorised sort: a tenth of a second for
     10M)."""
     import polars as pl
 
-    good = coded.lazy().filter(pl.col("reason").is_null()).select(key)
+    good = coded.lazy().filter(pl.col("reason").is_null()).select(key_expr)
     keys = good.collect(engine="streaming").to_series().to_numpy(writable=True)
     keys.sort()
     return keys
 
 
-def _mark_duplicates(coded: pl.DataFrame, key: pl.Expr, sorted_keys: Any) -> pl.DataFrame:
-    """``reason`` set to ``duplicate`` on each good play that repeats the (listener, time,
-    track) of an earlier good play. Only a listener-and-time tie can be one, and the sorted keys
-    show the few there are; among their plays, in input order, the first of each track counts."""
+def _mark_duplicates(coded: pl.DataFrame, key_expr: pl.Expr, sorted_keys: Any) -> pl.DataFrame:
+    """``reason`` set to ``duplicate`` on each good play that repeats the (listener, played_at,
+    track) of an earlier good play. Only a listener-and-microsecond tie can be one, and the
+    sorted keys show the few there are; among their plays, in input order, the first of each
+    exact (listener, played_at, track) counts."""
     import numpy as np
     import polars as pl
 
@@ -279,8 +288,8 @@ def _mark_duplicates(coded: pl.DataFrame, key: pl.Expr, sorted_keys: Any) -> pl.
     repeats = (
         coded.lazy()
         .with_row_index("row")
-        .filter(pl.col("reason").is_null() & key.is_in(pl.Series(ties).implode()))
-        .filter(~pl.struct(key, "track_id").is_first_distinct())
+        .filter(pl.col("reason").is_null() & key_expr.is_in(pl.Series(ties).implode()))
+        .filter(~pl.struct("user_id", "played_at", "track_id").is_first_distinct())
         .collect()
         .get_column("row")
     )
@@ -358,6 +367,8 @@ def _by_code(dimension: pl.DataFrame, size: int) -> pl.Series:
 def _artist_country(
     plays: pl.DataFrame, artist_of: pl.Series, country_of: pl.Series
 ) -> pl.DataFrame:
+    """Plays, listening time, timed plays and skips per (artist, country) by a group-by on
+    codes; exact listeners from :func:`_listeners_per_artist_country`."""
     import polars as pl
 
     ms = pl.col("ms_played")
@@ -477,6 +488,7 @@ def _firsts(sorted_values: Any) -> Any:
 
 
 def _users(plays: pl.LazyFrame, sessions: pl.DataFrame) -> pl.LazyFrame:
+    """Plays and listening time per listener, with the sessions counted from the sorted keys."""
     import polars as pl
 
     return (

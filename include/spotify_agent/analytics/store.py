@@ -11,6 +11,7 @@ midnight has landed the day's last plays; until then runs refresh its partial.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,8 @@ TABLES = {
 QUARANTINE_SOURCE = "streaming_aggregation"
 SETTLE = timedelta(hours=1)
 _BATCH = 50_000
+EXTRACT_PREFIX = "listening-extract-"
+STALE_EXTRACT = timedelta(hours=6)  # the aggregation task times out after 40 minutes
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def extract(connection: Connection, period: Period, folder: Path) -> ListeningDa
     import pyarrow.parquet as pq
 
     folder.mkdir(parents=True, exist_ok=True)
-    data = ListeningData(*(folder / f"{n}.parquet" for n in ("events", "tracks", "listeners")))
+    data = ListeningData.in_folder(folder)
     in_period = (listening_events.c.played_at >= period.start) & (
         listening_events.c.played_at < period.end
     )
@@ -112,37 +115,57 @@ def extract(connection: Connection, period: Period, folder: Path) -> ListeningDa
     )
     with pq.ParquetWriter(data.events, schema) as writer:
         for rows in _batches(connection, query):
-            users, played, tracks, ms = zip(*rows, strict=True)
+            user_ids, played_ats, track_ids, ms_played = zip(*rows, strict=True)
             writer.write_batch(
                 pa.record_batch(
                     [
-                        pa.array(users, pa.string()),
-                        pa.array([stored_utc(at) for at in played], schema.field(1).type),
-                        pa.array(tracks, pa.string()),
-                        pa.array(ms, pa.int64()),
+                        pa.array(user_ids, pa.string()),
+                        pa.array(
+                            [stored_utc(at) for at in played_ats],
+                            schema.field("played_at").type,
+                        ),
+                        pa.array(track_ids, pa.string()),
+                        pa.array(ms_played, pa.int64()),
                     ],
                     schema=schema,
                 )
             )
-    track_ids = select(listening_events.c.track_id).where(in_period).distinct()
+    tracks_played = select(listening_events.c.track_id).where(in_period).distinct()
     tracks = _table(
         connection,
         select(catalogue_tracks.c.track_id, catalogue_tracks.c.artist_id).where(
-            catalogue_tracks.c.track_id.in_(track_ids)
+            catalogue_tracks.c.track_id.in_(tracks_played)
         ),
         ("track_id", "artist_id"),
     )
-    user_ids = select(listening_events.c.user_id).where(in_period).distinct()
+    listeners_seen = select(listening_events.c.user_id).where(in_period).distinct()
     listeners = _table(
         connection,
         select(listener_profiles.c.user_id, listener_profiles.c.country).where(
-            listener_profiles.c.user_id.in_(user_ids), listener_profiles.c.country.is_not(None)
+            listener_profiles.c.user_id.in_(listeners_seen),
+            listener_profiles.c.country.is_not(None),
         ),
         ("user_id", "country"),
     )
     pq.write_table(tracks, data.tracks)
     pq.write_table(listeners, data.listeners)
     return data
+
+
+def sweep_stale_extracts(root: Path, *, now: datetime) -> list[Path]:
+    """Delete the extract folders in ``root`` that a killed task left behind (they hold
+    listener ids, which must not outlive the task): any :data:`EXTRACT_PREFIX` folder untouched
+    for :data:`STALE_EXTRACT`, far longer than an aggregation may run."""
+    removed = []
+    for folder in root.glob(f"{EXTRACT_PREFIX}*"):
+        try:
+            untouched = now.timestamp() - folder.stat().st_mtime
+        except FileNotFoundError:  # its own task finished meanwhile
+            continue
+        if folder.is_dir() and untouched > STALE_EXTRACT.total_seconds():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def replace_period(

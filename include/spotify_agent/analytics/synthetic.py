@@ -49,6 +49,7 @@ def write_listening_day(
 
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
+    data = ListeningData.in_folder(folder)
 
     track_ids = np.array([spotify_id(1, i) for i in range(tracks)], dtype=object)
     artist_ids = np.array([spotify_id(2, i) for i in range(artists)], dtype=object)
@@ -79,7 +80,7 @@ def write_listening_day(
                 "ms_played": pa.array(ms_played, type=pa.int32(), mask=~timed),
             }
         ),
-        folder / "events.parquet",
+        data.events,
     )
     pq.write_table(
         pa.table(
@@ -88,7 +89,7 @@ def write_listening_day(
                 "artist_id": pa.array(artist_ids[track_artist], type=pa.string()),
             }
         ),
-        folder / "tracks.parquet",
+        data.tracks,
     )
     country = _zipf_choice(rng, len(COUNTRIES), users, exponent=1.0)
     known = rng.random(users) >= 0.01  # a few listeners never told us their country
@@ -99,11 +100,9 @@ def write_listening_day(
                 "country": pa.array(np.array(COUNTRIES)[country][known], type=pa.string()),
             }
         ),
-        folder / "listeners.parquet",
+        data.listeners,
     )
-    return ListeningData(
-        folder / "events.parquet", folder / "tracks.parquet", folder / "listeners.parquet"
-    )
+    return data
 
 
 def day_bounds(day: datetime) -> tuple[datetime, datetime]:

@@ -49,19 +49,23 @@ class AggregateListeningOperator(BaseOperator):
     ) -> dict[str, Any]:
         from spotify_agent.analytics.aggregation import aggregate_day
         from spotify_agent.analytics.store import (
+            EXTRACT_PREFIX,
             clear_quarantine,
             extract,
             rejected_items,
             replace_period,
+            sweep_stale_extracts,
         )
         from spotify_agent.core.quarantine import quarantine_items
         from spotify_agent.maintenance.erasure import erased_among
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
 
+        for stale in sweep_stale_extracts(Path(tempfile.gettempdir()), now=datetime.now(UTC)):
+            log.warning("removed %s, an extract (listener ids) left by a killed task", stale)
         # The extract is Parquet on local disk, read back in streaming batches: a day of plays
         # never sits in memory as Python objects or whole string columns.
-        with tempfile.TemporaryDirectory(prefix="listening-extract-") as folder:
+        with tempfile.TemporaryDirectory(prefix=EXTRACT_PREFIX) as folder:
             with engine.connect() as connection:
                 data = extract(connection, period, Path(folder))
             now = datetime.now(UTC)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -150,6 +151,22 @@ def test_plays_at_the_same_microsecond_are_duplicates_only_of_the_same_track() -
     ]
 
 
+def test_plays_apart_by_less_than_a_microsecond_are_not_duplicates() -> None:
+    played = pa.array([at(8), at(8), at(8)], pa.timestamp("ns", tz="UTC"))
+    played = pc.add(played, pa.array([0, 500, 0], pa.duration("ns")))
+    events = pa.table(
+        {
+            "user_id": ["alice"] * 3,
+            "played_at": played,
+            "track_id": ["t1"] * 3,
+            "ms_played": pa.array([1_000, 2_000, 4_000], pa.int32()),
+        }
+    )
+    result = _day(events)
+    assert [r["ms_played"] for r in result.rejected.to_pylist()] == [4_000]  # the exact repeat
+    assert _rows(result, "users")[0]["plays"] == 2
+
+
 def test_listening_time_past_two_to_the_31_ms_does_not_wrap(tmp_path: Path) -> None:
     # 800 fifty-minute plays of one artist in one country: 2.4e9 ms, past int32's 2.1e9.
     rows = [("alice", at(i / 40), "t1", 3_000_000) for i in range(800)]
@@ -209,7 +226,8 @@ def test_the_synthetic_day_is_the_same_bytes_for_the_same_seed(tmp_path: Path) -
         data = write_listening_day(
             folder, day=DAY, events=5_000, users=500, tracks=200, artists=20, seed=5
         )
-        return hashlib.sha256(b"".join(p.read_bytes() for p in vars(data).values())).hexdigest()
+        files = (data.events, data.tracks, data.listeners)
+        return hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()
 
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     events = pq.read_table(tmp_path / "a" / "events.parquet")

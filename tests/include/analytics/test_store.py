@@ -52,7 +52,12 @@ def _write(engine, period: Period, without: frozenset[str] = frozenset()) -> Non
     with tempfile.TemporaryDirectory() as folder, engine.connect() as connection:
         data = extract(connection, period, Path(folder))
         result = aggregate_day(
-            *vars(data).values(), day_start=period.start, day_end=period.end, now=period.end
+            data.events,
+            data.tracks,
+            data.listeners,
+            day_start=period.start,
+            day_end=period.end,
+            now=period.end,
         )
     with engine.begin() as connection:
         replace_period(
@@ -78,7 +83,9 @@ def test_the_extract_holds_the_period_and_the_dimensions_it_needs(
     with warehouse.connect() as connection:
         data = extract(connection, period_for(DAY, date(2026, 10, 2)), tmp_path / "day")
         empty = extract(connection, period_for(DAY, date(2026, 9, 2)), tmp_path / "empty")
-    events, tracks, listeners = (pq.read_table(path) for path in vars(data).values())
+    events, tracks, listeners = (
+        pq.read_table(p) for p in (data.events, data.tracks, data.listeners)
+    )
     assert sorted(events.column("user_id").to_pylist()) == ["u1", "u1", "u2"]  # 25 h is tomorrow
     assert {t.hour for t in events.column("played_at").to_pylist()} == {1, 5, 13}
     assert tracks.to_pylist() == [{"track_id": TRACK, "artist_id": ARTIST}]
@@ -86,6 +93,25 @@ def test_the_extract_holds_the_period_and_the_dimensions_it_needs(
     # A period without plays is an extract all the same: the schema, no rows.
     assert pq.read_table(empty.events).schema.equals(events.schema)
     assert pq.read_table(empty.events).num_rows == 0
+
+
+def test_extracts_left_by_killed_tasks_are_swept_and_running_ones_kept(tmp_path) -> None:
+    import os
+
+    from spotify_agent.analytics.store import EXTRACT_PREFIX, STALE_EXTRACT, sweep_stale_extracts
+
+    now = datetime.now(UTC)
+    left = tmp_path / f"{EXTRACT_PREFIX}killed"
+    running = tmp_path / f"{EXTRACT_PREFIX}running"
+    someone_elses = tmp_path / "pytest-of-someone"
+    for folder in (left, running, someone_elses):
+        (folder / "events.parquet").parent.mkdir()
+        (folder / "events.parquet").write_bytes(b"listener ids")
+    long_ago = (now - STALE_EXTRACT - timedelta(minutes=1)).timestamp()
+    for folder in (left, someone_elses):
+        os.utime(folder, (long_ago, long_ago))
+    assert sweep_stale_extracts(tmp_path, now=now) == [left]
+    assert not left.exists() and running.exists() and someone_elses.exists()
 
 
 def test_the_day_is_finished_an_hour_after_midnight_and_refreshed_until_then() -> None:
