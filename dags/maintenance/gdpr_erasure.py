@@ -14,8 +14,10 @@ that never shows who it was. Hourly, and on demand with the user's id in the run
   nothing new of that user.
 * **Erase** (`erase_user`, one mapped task per request, one at a time): every store in the registry
   (`spotify_agent.maintenance.personal_data`, listed in docs/ARCHITECTURE.md): listening events
-  and cursors deleted, quarantined payloads naming the user deleted, audit rows' pseudonyms
-  re-keyed, landed event files rewritten without the user. Each store's step is recorded as it
+  and cursors, profile, per-listener aggregates and recommendations deleted, quarantined
+  payloads naming the user deleted, audit rows' pseudonyms re-keyed, the user's recommendation
+  keys deleted from Redis (where `cache_backend` is `redis`; Redis unreachable fails the
+  attempt), landed event files rewritten without the user. Each store's step is recorded as it
   finishes, so a run killed midway resumes with the stores left.
 * **Proof**: every store is then searched for the id; anything found fails the attempt naming
   the store (the retry erases it again). Only a clean search completes the request.

@@ -15,7 +15,9 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from spotify_agent.maintenance.personal_data import REGISTRY, Place, user_hmac
+from spotify_agent.ml.publish import PREFIX
 from spotify_agent.warehouse.schema import audit_log, erasure_requests
+from tests.conftest import redis_connection
 from tests.include.maintenance.test_erasure import seed_everywhere
 
 # airflow_settings.yaml's demo key (the connection the DAG and the CLI read).
@@ -28,9 +30,9 @@ def _engine(airflow_home):
     return create_engine(f"sqlite:///{airflow_home.warehouse_path}")
 
 
-def _found(engine, objects, user_id: str, kind: str | None = None) -> dict[str, int]:
+def _found(engine, objects, user_id: str, kind: str | None = None, cache=None) -> dict[str, int]:
     with engine.connect() as connection:
-        place = Place(connection, objects)
+        place = Place(connection, objects, cache)
         return {
             store.name: store.find(place, user_id)
             for store in REGISTRY
@@ -38,31 +40,57 @@ def _found(engine, objects, user_id: str, kind: str | None = None) -> dict[str, 
         }
 
 
-def _erase(airflow_home, day: str, conf: dict[str, object]):
-    return airflow_home.airflow("dags", "test", "gdpr_erasure", day, "--conf", json.dumps(conf))
+def _erase(airflow_home, day: str, conf: dict[str, object], env: dict[str, str] | None = None):
+    return airflow_home.airflow(
+        "dags", "test", "gdpr_erasure", day, "--conf", json.dumps(conf), extra_env=env
+    )
 
 
 @pytest.fixture(scope="module")
-def erased(airflow_home):
-    """Seed, back up (2026-05-01), erase (request "dsr-1"); returns the two DAG results."""
+def cache(redis_url):
+    """A Redis database of this module's own (12): the DAG erases under the real ``recs``
+    prefix, which recommendation_update's tests also use (in database 15)."""
+    import redis
+
+    url = f"{redis_url.rsplit('/', 1)[0]}/12"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    env = {
+        "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(redis_connection(url)),
+        "AIRFLOW_VAR_CACHE_BACKEND": "redis",
+    }
+    yield client, env
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def erased(airflow_home, cache):
+    """Seed, back up (2026-05-01), erase (request "dsr-1", Redis on); returns the two DAG
+    results."""
     from upath import UPath
 
+    client, env = cache
     engine = _engine(airflow_home)
     objects = UPath(airflow_home.objects_path)
-    seed_everywhere(engine, objects)
-    assert all(_found(engine, objects, GONE).values())
+    seed_everywhere(engine, objects, client, cache_prefix=PREFIX)
+    assert all(_found(engine, objects, GONE, cache=client).values())
     backup = airflow_home.airflow("dags", "test", "backup", "2026-05-01")
     assert backup.returncode == 0, backup.stdout[-4000:]
-    result = _erase(airflow_home, "2026-05-02", {"user_id": GONE, "request_id": "dsr-1"})
+    result = _erase(airflow_home, "2026-05-02", {"user_id": GONE, "request_id": "dsr-1"}, env)
     assert result.returncode == 0, result.stdout[-4000:]
     yield engine, objects, result
     engine.dispose()
 
 
-def test_the_user_is_gone_from_every_store_and_others_stay(erased) -> None:
+def test_the_user_is_gone_from_every_store_and_others_stay(erased, cache) -> None:
     engine, objects, _ = erased
-    assert _found(engine, objects, GONE) == {store.name: 0 for store in REGISTRY}
-    assert _found(engine, objects, KEPT)["listening_events.user_id"] == 25
+    client = cache[0]
+    assert _found(engine, objects, GONE, cache=client) == {store.name: 0 for store in REGISTRY}
+    kept = _found(engine, objects, KEPT, cache=client)
+    assert kept["listening_events.user_id"] == 25
+    assert kept["cache:recommendations"] == 2  # both sets still serve the other listener
+    assert client.get(f"{PREFIX}:current") is not None
 
 
 def test_the_receipt_names_stores_and_counts_but_never_the_id(erased) -> None:
@@ -90,6 +118,7 @@ def test_the_receipt_names_stores_and_counts_but_never_the_id(erased) -> None:
         )
     assert receipt["outcome"] == "erased"
     assert receipt["counts"]["listening_events.user_id"] == 25
+    assert receipt["counts"]["cache:recommendations"] == 2
     assert json.loads(receipt["detail"])["stores"] == [store.name for store in REGISTRY]
     assert request["status"] == "completed" and request["user_id"] is None
     assert GONE not in audit_text.replace(KEPT, "")

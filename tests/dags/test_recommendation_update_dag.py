@@ -1,11 +1,13 @@
 """recommendation_update end to end with a real Redis: every active listener gets k unheard,
-showable tracks with a reason, the fallback is counted, an open erasure request is respected,
+showable tracks with a reason, the fallback is counted, an open erasure request is respected
+and so is an erasure completed after the histories were read,
 the set lands in the warehouse and behind Redis' pointer, a re-run is the same, a tampered
 model writes nothing, bad conf is refused by name."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
@@ -13,6 +15,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, select
 
+from spotify_agent.maintenance.personal_data import user_hmac
 from spotify_agent.ml.interactions import Interactions
 from spotify_agent.ml.models import EaseParams, EaseRecommender
 from spotify_agent.ml.registry import promote, record_model, save_model
@@ -20,16 +23,20 @@ from spotify_agent.ml.synthetic import scene_listening, scene_of, track_id
 from spotify_agent.warehouse.schema import (
     audit_log,
     catalogue_tracks,
+    erasure_log,
     erasure_requests,
     listening_events,
     recommendations,
 )
+from spotify_agent_airflow.hooks.erasure_key import DEMO_KEY
 from tests.conftest import redis_connection
 
 DAY = date(2026, 11, 2)
 END = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
 UNAVAILABLE = track_id(1, 5)
 ERASING = "scene3-user0003"
+# Erased while the run recommended: in the erasure log, their plays not yet deleted.
+ERASED_MEANWHILE = "scene0-user0004"
 NEWCOMER = "newcomer-0001"  # plays only a track no model knows
 NEW_TRACK = "NEWTRACK".ljust(22, "0")
 MODEL_ID = "ease-test0000000000"
@@ -71,6 +78,12 @@ def warehouse(airflow_home):
             [{"request_id": "req-1", "user_id": ERASING, "user_hmac": "h" * 64,
               "status": "pending", "requested_by_run": "r", "trace_id": "0" * 32,
               "requested_at": now}],
+        )  # fmt: skip
+        key = os.environ.get("GDPR_ERASURE_KEY", DEMO_KEY).encode()
+        connection.execute(
+            erasure_log.insert(),
+            [{"user_hmac": user_hmac(ERASED_MEANWHILE, key), "request_id": "req-0",
+              "erased_at": now}],
         )  # fmt: skip
     yield engine, events
     engine.dispose()
@@ -147,7 +160,8 @@ def test_every_active_listener_gets_k_unheard_showable_tracks_with_a_reason(
     by_user = defaultdict(list)
     for row in published:
         by_user[row["user_id"]].append(row)
-    assert set(by_user) == set(heard) - {ERASING}
+    assert ERASED_MEANWHILE in heard
+    assert set(by_user) == set(heard) - {ERASING, ERASED_MEANWHILE}
     for user, rows in by_user.items():
         assert [row["rank"] for row in rows] == list(range(1, K + 1)), user
         assert not {row["track_id"] for row in rows} & heard[user]
@@ -186,6 +200,7 @@ def test_a_listener_the_model_does_not_know_gets_the_counted_fallback(warehouse,
     assert audit["counts"]["fallback_users"] == 1
     assert audit["counts"]["users"] == len({row["user_id"] for row in published})
     assert audit["counts"]["rows_written"] == len(published)
+    assert audit["counts"]["erased_users_left_out"] == 1
 
 
 def test_the_set_is_behind_the_redis_pointer_complete(published, redis_env) -> None:
@@ -203,6 +218,7 @@ def test_the_set_is_behind_the_redis_pointer_complete(published, redis_env) -> N
         ]
         assert stored == expected
         assert 0 < client.ttl(f"recs:{version}:{user}") <= 8 * 86_400
+    assert client.get(f"recs:{version}:{ERASED_MEANWHILE}") is None
 
 
 def test_a_re_run_writes_the_same_set(airflow_home, warehouse, published, redis_env) -> None:

@@ -151,8 +151,10 @@ def erase_stores(
     run_id: str,
     at: datetime,
     stores: Sequence[PersonalDataStore] = REGISTRY,
+    cache: Any | None = None,
 ) -> dict[str, int]:
     """Erase the user from every store not done yet for this request; returns this call's counts.
+    ``cache`` is the Redis client where the deployment has a cache.
 
     Each part of a store (a file) is committed with its count, so an attempt killed midway
     leaves a count that the next attempt adds to. The one window left: a file rewritten just
@@ -185,10 +187,10 @@ def erase_stores(
                 )
         counts[store.name] = 0
         with engine.connect() as connection:
-            parts = store.parts(Place(connection, objects))
+            parts = store.parts(Place(connection, objects, cache))
         for part in parts:
             with engine.begin() as connection:
-                erased = store.erase_part(Place(connection, objects), part, user_id)
+                erased = store.erase_part(Place(connection, objects, cache), part, user_id)
                 if erased:
                     connection.execute(
                         update(erasure_steps)
@@ -210,10 +212,11 @@ def verify_erased(
     request_id: str,
     user_id: str,
     stores: Sequence[PersonalDataStore] = REGISTRY,
+    cache: Any | None = None,
 ) -> None:
     """Search every store; anything found reopens that store's step (its count kept) and raises."""
     with engine.begin() as connection:
-        place = Place(connection, objects)
+        place = Place(connection, objects, cache)
         remaining = {store.name: store.find(place, user_id) for store in stores}
         remaining = {name: count for name, count in remaining.items() if count}
         if remaining:

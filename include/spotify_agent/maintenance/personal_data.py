@@ -28,6 +28,8 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Table, delete, func, or_, select, update
 
 from spotify_agent.core.audit import pseudonymise
+from spotify_agent.ml.publish import PREFIX as RECOMMENDATIONS_PREFIX
+from spotify_agent.ml.publish import user_key
 from spotify_agent.spotify.ids import USER_ID_CHARACTERS
 from spotify_agent.warehouse.schema import (
     agg_listeners,
@@ -91,15 +93,17 @@ def mentions(text: str, user_id: str) -> bool:
 
 @dataclass(frozen=True)
 class Place:
-    """Where one erasure reaches: the warehouse, and the object store (None on a restored copy)."""
+    """Where one erasure reaches: the warehouse, the object store (None on a restored copy) and
+    the Redis cache (None where the deployment has none)."""
 
     connection: Connection
     objects: Any | None = None
+    cache: Any | None = None
 
 
 class PersonalDataStore(ABC):
     name: str
-    kind: Literal["warehouse", "object_store"]
+    kind: Literal["warehouse", "object_store", "cache"]
     holds: str
 
     @abstractmethod
@@ -280,6 +284,33 @@ class LandedEventFiles(PersonalDataStore):
         )
 
 
+class CachedRecommendations(PersonalDataStore):
+    """The user's recommendation sets in Redis, one key per set (``recs:<version>:<user_id>``,
+    :mod:`spotify_agent.ml.publish`): deleted, from every set, the one behind the pointer
+    included. Redis is not backed up, so a restored backup has none of it to replay."""
+
+    kind = "cache"
+    name = "cache:recommendations"
+    holds = "the tracks recommended to the user, as the backend reads them from Redis"
+
+    def __init__(self, prefix: str = RECOMMENDATIONS_PREFIX) -> None:
+        self.prefix = prefix
+
+    def _keys(self, cache: Any, user_id: str) -> list[bytes]:
+        # The id is the key's last part (an id has no colon); glob characters are escaped.
+        pattern = user_key("*", re.sub(r"([*?\[\]\\])", r"\\\1", user_id), self.prefix)
+        return list(cache.scan_iter(match=pattern, count=1_000))
+
+    def erase(self, place: Place, user_id: str) -> int:
+        if place.cache is None:
+            return 0
+        keys = self._keys(place.cache, user_id)
+        return int(place.cache.delete(*keys)) if keys else 0
+
+    def find(self, place: Place, user_id: str) -> int:
+        return 0 if place.cache is None else len(self._keys(place.cache, user_id))
+
+
 def without_user(data: bytes, *, key: str, user_id: str) -> tuple[bytes, int]:
     """The file's bytes without the user's rows, and how many rows went.
 
@@ -341,6 +372,7 @@ REGISTRY: tuple[PersonalDataStore, ...] = (
     RowsOfUser(recommendations, "user_id", holds="the tracks recommended to the user"),
     QuarantineMentions(),
     AuditPseudonyms(),
+    CachedRecommendations(),
     LandedEventFiles(),
 )
 

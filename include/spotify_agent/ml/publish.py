@@ -17,9 +17,10 @@ import json
 from collections.abc import Iterable
 from datetime import date, timedelta
 from itertools import groupby
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from spotify_agent.ml.recommend import Recommendation
+if TYPE_CHECKING:  # numpy and scipy: the erasure registry imports this module for its keys
+    from spotify_agent.ml.recommend import Recommendation
 
 PREFIX = "recs"
 DEFAULT_TTL = timedelta(days=8)

@@ -98,6 +98,7 @@ class EraseUserOperator(BaseOperator):
         )
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
+        from spotify_agent_airflow.hooks.cache import CacheHook
         from spotify_agent_airflow.hooks.erasure_key import erasure_key
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
@@ -119,11 +120,20 @@ class EraseUserOperator(BaseOperator):
         except InvalidRequest as error:
             raise PermanentFailure(str(error)) from None
         now = datetime.now(UTC)
+        # Where recommendations are served from Redis, their keys are erased too; a cache that
+        # cannot be reached fails the attempt (retried), never completes the request without it.
+        cache = CacheHook().client if CacheHook.enabled() else None
         erased = erase_stores(
-            engine, objects, request_id=self.request_id, user_id=user_id, run_id=ref.run_id, at=now
+            engine,
+            objects,
+            request_id=self.request_id,
+            user_id=user_id,
+            run_id=ref.run_id,
+            at=now,
+            cache=cache,
         )
         log.info("request %s: erased this attempt %s", self.request_id, erased)
-        verify_erased(engine, objects, request_id=self.request_id, user_id=user_id)
+        verify_erased(engine, objects, request_id=self.request_id, user_id=user_id, cache=cache)
         write_log_object(objects, digest=request["user_hmac"], request_id=self.request_id, at=now)
         with engine.begin() as connection:
             receipt = complete_request(connection, request_id=self.request_id, at=now)

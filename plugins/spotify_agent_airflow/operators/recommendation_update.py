@@ -39,6 +39,7 @@ class UpdateRecommendationsOperator(BaseOperator):
         from spotify_agent.warehouse.times import midnight_utc
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import interval_end, run_ref
+        from spotify_agent_airflow.hooks.erasure_key import erasure_key_or_none
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
@@ -73,7 +74,14 @@ class UpdateRecommendationsOperator(BaseOperator):
             popular=popular,
         )  # fmt: skip
         ref = run_ref(context)
+        key = erasure_key_or_none()
         with engine.begin() as connection:
+            # In the write's transaction: a listener whose erasure began after the histories
+            # were read must not get rows back.
+            kept, erasing = _without_erasing(connection, items, key)
+            counts.users -= len(erasing)
+            counts.recommendations -= len(items) - len(kept)
+            items = kept
             written = replace_recommendations(
                 connection, model_id, day, items, run_id=ref.run_id, trace_id=ref.trace_id,
                 at=datetime.now(UTC),
@@ -82,11 +90,17 @@ class UpdateRecommendationsOperator(BaseOperator):
                 connection,
                 context,
                 "recommendations_written",
-                counts={**counts.as_dict(), "rows_written": written},
+                counts={
+                    **counts.as_dict(),
+                    "rows_written": written,
+                    "erased_users_left_out": len(erasing),
+                },
                 entity_type="recommendation_set",
                 entity_key=f"{model_id}:{day.isoformat()}",
                 detail=f"k={conf.k}, model {model_id} ({loaded.card['kind']})",
             )
+        with engine.connect() as connection:  # again: the publish comes after the commit
+            items, _ = _without_erasing(connection, items, key)
         published = self._publish(context, engine, model_id, day, items)
         summary = {"model_id": model_id, "day": day.isoformat(), **counts.as_dict(),
                    "redis_users": published}  # fmt: skip
@@ -120,3 +134,16 @@ class UpdateRecommendationsOperator(BaseOperator):
             )
         log.info("Redis: %s users, %s", users, detail)
         return users
+
+
+def _without_erasing(
+    connection: Any, items: list[Any], key: bytes | None
+) -> tuple[list[Any], set[str]]:
+    """``items`` less those of listeners erased or being erased (a request is open, or their
+    HMAC is in the erasure log), and who those are."""
+    from spotify_agent.maintenance.erasure import erased_among
+
+    if key is None:
+        return items, set()
+    erasing = erased_among(connection, {item.user_id for item in items}, key=key)
+    return [item for item in items if item.user_id not in erasing], erasing

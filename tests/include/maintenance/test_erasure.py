@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -44,6 +45,7 @@ from spotify_agent.maintenance.erasure import (
 from spotify_agent.maintenance.personal_data import (
     HOLDS_NO_USER_ID,
     REGISTRY,
+    CachedRecommendations,
     LandedEventFiles,
     Place,
     mentions,
@@ -70,6 +72,41 @@ TRACK = "4uLU6hMCjMI75M1A2tKUQC"
 RUN = RunRef(dag_id="listening_ingest", run_id="seed", task_id="seed", trace_id="ab" * 16)
 
 
+# Recommendation keys under a prefix of this process's own: tests in other xdist workers erase
+# the same ids at the same time in the same Redis database.
+CACHE_PREFIX = f"recs-test-{os.getpid()}"
+STORES = tuple(
+    CachedRecommendations(CACHE_PREFIX) if isinstance(store, CachedRecommendations) else store
+    for store in REGISTRY
+)
+
+
+@pytest.fixture
+def cache(redis_url):
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{CACHE_PREFIX}:*"):
+        client.delete(key)
+    yield client
+    for key in client.scan_iter(f"{CACHE_PREFIX}:*"):
+        client.delete(key)
+    client.close()
+
+
+def seed_cache(cache, prefix: str = CACHE_PREFIX) -> None:
+    """Two recommendation sets (yesterday's and today's, behind the pointer) for both users."""
+    from spotify_agent.ml.publish import publish
+    from spotify_agent.ml.recommend import Recommendation
+
+    for version in ("ease-1:2026-11-25:aaaa", "ease-1:2026-11-26:bbbb"):
+        items = [
+            Recommendation(user, 1, TRACK, 0.5, None, "Popular on the service right now")
+            for user in (GONE, KEPT)
+        ]
+        publish(cache, version, items, prefix=prefix)
+
+
 @pytest.fixture
 def objects(s3_server) -> UPath:
     return UPath(
@@ -94,8 +131,9 @@ def _parquet(rows: list[dict[str, object]]) -> bytes:
     return sink.getvalue()
 
 
-def seed_everywhere(engine, objects) -> set[str]:
+def seed_everywhere(engine, objects, cache, cache_prefix: str = CACHE_PREFIX) -> set[str]:
     """Both users in every store; returns the names of the stores seeded."""
+    seed_cache(cache, cache_prefix)
     files = {
         "landing/listening/2026/11/25/mixed.jsonl": _jsonl(
             [_event(GONE, 1), _event(KEPT, 2)], b'{"user_id": "erase.me-1", "track_\n'
@@ -210,6 +248,7 @@ def seed_everywhere(engine, objects) -> set[str]:
         "recommendations.user_id",
         "quarantine",
         "audit_log.entity_key",
+        "cache:recommendations",
         "objects:landing/listening",
     }
 
@@ -226,13 +265,13 @@ def _open(connection, request_id: str, user_id: str) -> bool:
     )
 
 
-def _found(engine, objects, user_id: str) -> dict[str, int]:
+def _found(engine, objects, user_id: str, cache=None) -> dict[str, int]:
     with engine.connect() as connection:
-        place = Place(connection, objects)
-        return {store.name: store.find(place, user_id) for store in REGISTRY}
+        place = Place(connection, objects, cache)
+        return {store.name: store.find(place, user_id) for store in STORES}
 
 
-def _erase(engine, objects, request_id: str = "req-1", user_id: str = GONE, stores=REGISTRY):
+def _erase(engine, objects, cache, request_id: str = "req-1", user_id: str = GONE, stores=STORES):
     with engine.begin() as connection:
         _open(connection, request_id, user_id)
     erase_stores(
@@ -243,8 +282,11 @@ def _erase(engine, objects, request_id: str = "req-1", user_id: str = GONE, stor
         run_id="erase",
         at=NOW,
         stores=stores,
+        cache=cache,
     )
-    verify_erased(engine, objects, request_id=request_id, user_id=user_id)
+    verify_erased(
+        engine, objects, request_id=request_id, user_id=user_id, stores=STORES, cache=cache
+    )
     write_log_object(objects, digest=user_hmac(user_id, KEY), request_id=request_id, at=NOW)
     with engine.begin() as connection:
         return complete_request(connection, request_id=request_id, at=NOW)
@@ -272,20 +314,22 @@ def test_an_id_matches_only_as_a_whole_token() -> None:
     assert not mentions('{"user_id": "xerase.me-1"}', GONE)
 
 
-def test_seeded_stores_are_all_registered_stores(warehouse, objects) -> None:
-    seeded = seed_everywhere(warehouse, objects)
+def test_seeded_stores_are_all_registered_stores(warehouse, objects, cache) -> None:
+    seeded = seed_everywhere(warehouse, objects, cache)
     assert seeded == {store.name for store in REGISTRY}
-    assert all(_found(warehouse, objects, GONE).values())
+    assert all(_found(warehouse, objects, GONE, cache).values())
 
 
-def test_erasure_leaves_nothing_findable_and_the_other_user_whole(warehouse, objects) -> None:
-    seed_everywhere(warehouse, objects)
-    before = _found(warehouse, objects, KEPT)
+def test_erasure_leaves_nothing_findable_and_the_other_user_whole(
+    warehouse, objects, cache
+) -> None:
+    seed_everywhere(warehouse, objects, cache)
+    before = _found(warehouse, objects, KEPT, cache)
 
-    receipt = _erase(warehouse, objects)
+    receipt = _erase(warehouse, objects, cache)
 
-    assert _found(warehouse, objects, GONE) == {store.name: 0 for store in REGISTRY}
-    assert _found(warehouse, objects, KEPT) == before
+    assert _found(warehouse, objects, GONE, cache) == {store.name: 0 for store in STORES}
+    assert _found(warehouse, objects, KEPT, cache) == before
     assert (
         receipt.counts
         == {
@@ -296,6 +340,7 @@ def test_erasure_leaves_nothing_findable_and_the_other_user_whole(warehouse, obj
             "recommendations.user_id": 1,
             "quarantine": 4,
             "audit_log.entity_key": 1,
+            "cache:recommendations": 2,  # yesterday's set and today's
             "objects:landing/listening": 4,  # two JSON lines (one broken), a one-line file, a Parquet row
         }
     )
@@ -320,8 +365,8 @@ def test_erasure_leaves_nothing_findable_and_the_other_user_whole(warehouse, obj
     assert (objects / "gdpr/erasure-log" / f"{receipt.user_hmac}.json").exists()
 
 
-def test_a_crash_midway_resumes_with_the_stores_left(warehouse, objects) -> None:
-    seed_everywhere(warehouse, objects)
+def test_a_crash_midway_resumes_with_the_stores_left(warehouse, objects, cache) -> None:
+    seed_everywhere(warehouse, objects, cache)
 
     class StoreOutage(LandedEventFiles):
         """The store goes away after the first file is rewritten."""
@@ -334,9 +379,9 @@ def test_a_crash_midway_resumes_with_the_stores_left(warehouse, objects) -> None
                 raise ConnectionError("object store unreachable")
             return super().erase_part(place, part, user_id)
 
-    broken = (*REGISTRY[:-1], StoreOutage())
+    broken = (*STORES[:-1], StoreOutage())
     with pytest.raises(ConnectionError):
-        _erase(warehouse, objects, stores=broken)
+        _erase(warehouse, objects, cache, stores=broken)
     with warehouse.connect() as connection:
         done = dict(
             connection.execute(
@@ -348,7 +393,7 @@ def test_a_crash_midway_resumes_with_the_stores_left(warehouse, objects) -> None
         assert request_of(connection, "req-1")["status"] == "pending"
     assert done == {
         store.name: count
-        for store, count in zip(REGISTRY[:-1], (25, 1, 1, 1, 1, 4, 1), strict=True)
+        for store, count in zip(STORES[:-1], (25, 1, 1, 1, 1, 4, 1, 2), strict=True)
     }
     with warehouse.connect() as connection:
         started = connection.execute(
@@ -359,21 +404,25 @@ def test_a_crash_midway_resumes_with_the_stores_left(warehouse, objects) -> None
     assert tuple(started) == ("started", 1)  # events.parquet (first in key order) was done
     assert (objects / "landing/listening/2026/11/25/only-gone.jsonl").exists()
 
-    receipt = _erase(warehouse, objects)  # the re-run: same request
+    receipt = _erase(warehouse, objects, cache)  # the re-run: same request
 
-    assert _found(warehouse, objects, GONE) == {store.name: 0 for store in REGISTRY}
+    assert _found(warehouse, objects, GONE, cache) == {store.name: 0 for store in STORES}
     # Counts of the steps done before the crash are kept, not recounted as zero.
     assert receipt.counts["listening_events.user_id"] == 25
     assert receipt.counts["objects:landing/listening"] == 4
 
 
 def test_data_arriving_during_erasure_fails_the_proof_and_is_erased_on_retry(
-    warehouse, objects
+    warehouse, objects, cache
 ) -> None:
-    seed_everywhere(warehouse, objects)
+    from spotify_agent.ml.publish import publish
+    from spotify_agent.ml.recommend import Recommendation
+
+    seed_everywhere(warehouse, objects, cache)
     with warehouse.begin() as connection:
         _open(connection, "req-1", GONE)
-    erase_stores(warehouse, objects, request_id="req-1", user_id=GONE, run_id="r", at=NOW)
+    request = {"request_id": "req-1", "user_id": GONE, "stores": STORES, "cache": cache}
+    erase_stores(warehouse, objects, run_id="r", at=NOW, **request)
     with warehouse.begin() as connection:  # an ingest run lands a late play meanwhile
         connection.execute(
             insert(listening_events).values(
@@ -385,23 +434,29 @@ def test_data_arriving_during_erasure_fails_the_proof_and_is_erased_on_retry(
                 ingested_at=NOW,
             )
         )
-    with pytest.raises(ErasureIncomplete, match=r"listening_events\.user_id: 1"):
-        verify_erased(warehouse, objects, request_id="req-1", user_id=GONE)
+    # ...and a recommendation set computed before the request reaches Redis.
+    late_set = [Recommendation(GONE, 1, TRACK, 0.5, None, "Popular on the service right now")]
+    publish(cache, "ease-1:2026-11-27:cccc", late_set, prefix=CACHE_PREFIX)
+    with pytest.raises(
+        ErasureIncomplete, match=r"cache:recommendations: 1, listening_events\.user_id: 1"
+    ):
+        verify_erased(warehouse, objects, **request)
 
-    again = erase_stores(warehouse, objects, request_id="req-1", user_id=GONE, run_id="r2", at=NOW)
+    again = erase_stores(warehouse, objects, run_id="r2", at=NOW, **request)
 
-    assert again == {"listening_events.user_id": 1}
-    verify_erased(warehouse, objects, request_id="req-1", user_id=GONE)
+    assert again == {"cache:recommendations": 1, "listening_events.user_id": 1}
+    verify_erased(warehouse, objects, **request)
     with warehouse.begin() as connection:
         receipt = complete_request(connection, request_id="req-1", at=NOW)
     assert receipt.counts["listening_events.user_id"] == 26  # both attempts' rows
+    assert receipt.counts["cache:recommendations"] == 3
 
 
 def test_an_unknown_user_completes_with_a_receipt_saying_nothing_was_found(
-    warehouse, objects
+    warehouse, objects, cache
 ) -> None:
-    seed_everywhere(warehouse, objects)
-    receipt = _erase(warehouse, objects, request_id="req-unknown", user_id="never.seen")
+    seed_everywhere(warehouse, objects, cache)
+    receipt = _erase(warehouse, objects, cache, request_id="req-unknown", user_id="never.seen")
     assert not receipt.found
     assert set(receipt.counts.values()) == {0}
     assert "no personal data" in receipt.summary()
@@ -416,13 +471,13 @@ def test_a_request_id_reused_for_another_user_is_refused(warehouse) -> None:
 
 
 def test_a_restored_pre_erasure_backup_ends_without_the_user_after_replay(
-    warehouse, database_url, objects, tmp_path, postgres_server_url
+    warehouse, database_url, objects, tmp_path, postgres_server_url, cache
 ) -> None:
-    seed_everywhere(warehouse, objects)
+    seed_everywhere(warehouse, objects, cache)
     with warehouse.begin() as connection:  # a request still open when the backup was taken
         _open(connection, "req-1", GONE)
     backup = make_backup(make_url(database_url), tmp_path)
-    _erase(warehouse, objects)
+    _erase(warehouse, objects, cache)
 
     url = make_url(database_url)
     if backup.suffix == "sqlite":
@@ -481,15 +536,17 @@ def test_a_landed_file_loses_only_the_users_rows() -> None:
     assert without_user(b"garbage", key="b.parquet", user_id=GONE) == (b"garbage", 0)
 
 
-@pytest.mark.parametrize("lookalike", ["user_id", "spotify", "played_at", "landing", TRACK, "00"])
+@pytest.mark.parametrize(
+    "lookalike", ["user_id", "spotify", "played_at", "landing", TRACK, "00", "*", "erase.me-?"]
+)
 def test_an_id_that_looks_like_a_field_or_source_erases_nobody_else(
-    warehouse, objects, lookalike
+    warehouse, objects, lookalike, cache
 ) -> None:
-    seed_everywhere(warehouse, objects)
-    before = {user: _found(warehouse, objects, user) for user in (GONE, KEPT)}
-    receipt = _erase(warehouse, objects, request_id="req-x", user_id=lookalike)
+    seed_everywhere(warehouse, objects, cache)
+    before = {user: _found(warehouse, objects, user, cache) for user in (GONE, KEPT)}
+    receipt = _erase(warehouse, objects, cache, request_id="req-x", user_id=lookalike)
     assert not receipt.found, receipt.counts
-    assert {user: _found(warehouse, objects, user) for user in (GONE, KEPT)} == before
+    assert {user: _found(warehouse, objects, user, cache) for user in (GONE, KEPT)} == before
 
 
 def test_rows_a_backend_wrote_are_checked_before_anything_is_erased(warehouse) -> None:
