@@ -8,8 +8,9 @@ queue). The gap is the next task's start minus the previous task's end, from the
 instances' own times; the median over every gap of every run is reported. The full run also
 measures the LocalExecutor with Airflow's default scheduler loop (1 s idle sleep), for scale.
 
-Targets: LocalExecutor <= 250 ms; CeleryExecutor <= 1.5x the LocalExecutor.
-Needs PostgreSQL and Redis (README, "Services for the tests").
+Targets: LocalExecutor <= 250 ms; CeleryExecutor <= 1.5x the LocalExecutor (the full run;
+``--quick`` holds Celery to a 5x smoke bound). Needs PostgreSQL and Redis (README, "Services for
+the tests").
 
     python bench/scheduling.py [--quick] [--runs N]
 """
@@ -41,6 +42,10 @@ USER = "bench"
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 MAX_LOCAL_MS, MAX_CELERY_VS_LOCAL = 250.0, 1.5
+# --quick (CI) checks the Celery deployment against a looser bound: two runs are a smoke test
+# that catches a broken deployment (a polling loop, a lost queue), not a measurement. The 1.5x
+# target is judged by the full run (docs/BENCHMARKS.md says how it stands).
+QUICK_CELERY_VS_LOCAL = 5.0
 
 
 def _free_port() -> int:
@@ -228,9 +233,14 @@ def main() -> int:
             "local executor",
             local,
             celery / local,
-            MAX_CELERY_VS_LOCAL,
+            QUICK_CELERY_VS_LOCAL if args.quick else MAX_CELERY_VS_LOCAL,
         ),
     ]
+    if args.quick:
+        print(
+            f"(--quick: the Celery gap is held to {QUICK_CELERY_VS_LOCAL:g}x, a smoke bound; "
+            f"the {MAX_CELERY_VS_LOCAL:g}x target is the full run's)"
+        )
     print()
     print("\n".join(verdicts))
     return 0 if all(line.endswith(": ok") for line in verdicts) else 1
