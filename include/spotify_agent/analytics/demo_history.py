@@ -154,19 +154,11 @@ def _seed_day(connection: Connection, day: date, tracks: list[SeedTrack], *, ris
 
 
 def _aggregate(connection: Connection, day: date) -> None:
-    from spotify_agent.analytics.aggregation import aggregate_day
-    from spotify_agent.analytics.store import Period, extract, replace_period
+    from spotify_agent.analytics.store import Period, aggregate_extract, extract, replace_period
 
     period = Period("day", midnight_utc(day), midnight_utc(day + timedelta(days=1)))
     with tempfile.TemporaryDirectory(prefix="demo-extract-") as folder:
         data = extract(connection, period, Path(folder))
         now = datetime.now(UTC)
-        result = aggregate_day(
-            data.events,
-            data.tracks,
-            data.listeners,
-            day_start=period.start,
-            day_end=period.end,
-            now=now,
-        )
+        result = aggregate_extract(data, period, now=now)
     replace_period(connection, period, result, run_id=SOURCE, trace_id="0" * 32, at=now)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, delete, select
 
-from spotify_agent.analytics.aggregation import DayAggregates, ListeningData
+from spotify_agent.analytics.aggregation import DayAggregates, ListeningData, aggregate_day
 from spotify_agent.core.quarantine import QuarantinedItem
 from spotify_agent.warehouse.schema import (
     agg_artist_country,
@@ -150,6 +150,18 @@ def extract(connection: Connection, period: Period, folder: Path) -> ListeningDa
     pq.write_table(tracks, data.tracks)
     pq.write_table(listeners, data.listeners)
     return data
+
+
+def aggregate_extract(data: ListeningData, period: Period, *, now: datetime) -> DayAggregates:
+    """``aggregate_day`` over the extract of ``period``."""
+    return aggregate_day(
+        data.events,
+        data.tracks,
+        data.listeners,
+        day_start=period.start,
+        day_end=period.end,
+        now=now,
+    )
 
 
 def sweep_stale_extracts(root: Path, *, now: datetime) -> list[Path]:

@@ -47,9 +47,9 @@ class AggregateListeningOperator(BaseOperator):
     def _aggregate(
         self, context: Any, engine: Any, period: Any, key: bytes | None
     ) -> dict[str, Any]:
-        from spotify_agent.analytics.aggregation import aggregate_day
         from spotify_agent.analytics.store import (
             EXTRACT_PREFIX,
+            aggregate_extract,
             clear_quarantine,
             extract,
             rejected_items,
@@ -69,14 +69,7 @@ class AggregateListeningOperator(BaseOperator):
             with engine.connect() as connection:
                 data = extract(connection, period, Path(folder))
             now = datetime.now(UTC)
-            result = aggregate_day(
-                data.events,
-                data.tracks,
-                data.listeners,
-                day_start=period.start,
-                day_end=period.end,
-                now=now,
-            )
+            result = aggregate_extract(data, period, now=now)
         ref = run_ref(context)
         with engine.begin() as connection:
             # In the write's transaction: an erasure that began after the extract must not get

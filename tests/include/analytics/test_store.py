@@ -9,8 +9,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from spotify_agent.analytics.aggregation import aggregate_day
-from spotify_agent.analytics.store import Period, extract, period_for, replace_period
+from spotify_agent.analytics.store import (
+    Period,
+    aggregate_extract,
+    extract,
+    period_for,
+    replace_period,
+)
 from spotify_agent.warehouse.schema import (
     agg_listeners,
     agg_tracks,
@@ -51,14 +56,7 @@ def _seed(connection) -> None:
 def _write(engine, period: Period, without: frozenset[str] = frozenset()) -> None:
     with tempfile.TemporaryDirectory() as folder, engine.connect() as connection:
         data = extract(connection, period, Path(folder))
-        result = aggregate_day(
-            data.events,
-            data.tracks,
-            data.listeners,
-            day_start=period.start,
-            day_end=period.end,
-            now=period.end,
-        )
+        result = aggregate_extract(data, period, now=period.end)
     with engine.begin() as connection:
         replace_period(
             connection, period, result, run_id="r", trace_id="ab" * 16, at=DAY, without=without
