@@ -5,8 +5,9 @@ Describes every track whose audio is in the object store: tempo, key, loudness, 
 derived energy and danceability (Spotify no longer gives new apps its audio features).
 
 * **Input**: objects under `audio/` named by the Spotify track id, `audio/<track id>.<suffix>`
-  (wav, flac, ogg, mp3; sub-folders allowed). A track with several files is analysed from the
-  lossless one.
+  (wav, flac, ogg, mp3, in any case: `.WAV` too; sub-folders allowed). A track with several
+  files is analysed from the lossless one; when that file is bad (quarantined now or before),
+  its next format is analysed instead, in the same batch: a bad file never hides a good one.
 * **Picks** tracks with no features of the current extractor version made from that same file
   (size and ETag or modification time): new audio, replaced audio, and every track again when
   the feature set or librosa changes. `track_ids` narrows the run; `reanalyse` recomputes even
@@ -21,7 +22,9 @@ derived energy and danceability (Spotify no longer gives new apps its audio feat
   5 s of audio), `silent` (under -60 dBFS), `non_finite_features`, `not_a_track_id`. A
   quarantined file is not tried again until it is replaced (or `reanalyse`), except
   `analysis_failed` (an error of ours), tried on every run. A file that cannot be read fails its
-  batch after the rest is written, and the retry reads it again.
+  batch after the rest is written, and the retry reads it again. When a file that had features
+  is replaced by a bad one, its features are withdrawn (deleted; `features_withdrawn` counts
+  them), so the old file's values never pass for the current ones.
 
 A re-run finds nothing to do; a retried batch writes the same rows.
 """

@@ -9,14 +9,19 @@ Hourly, brings listening events into `listening_events` from two sources:
   the latest 50 plays per user, so a user who plays more than 50 tracks between runs loses the
   oldest (run hourly or more often for heavy listeners).
 * **landed files**: every `*.jsonl`, `*.json` (one event per line) or `*.parquet` file under
-  `landing/listening/` in the object store, with fields `user_id`, `track_id` (Spotify id),
-  `played_at` (ISO 8601 with a time zone), optional `ms_played` and `context_uri`. A file is
+  `landing/listening/` in the object store (suffixes in any case: `.JSONL`, `.Parquet`), with
+  fields `user_id`, `track_id` (Spotify id), `played_at` (ISO 8601 with a time zone), optional
+  `ms_played` (an integer: `true`, `"1000"` or `1000.0` is quarantined) and `context_uri`.
+  A symbolic link, or a path that resolves outside `landing/listening/`, is never read: it is
+  quarantined once as a reference with the reason and counted as `refused_files`. A file is
   recorded in `ingested_files` by key, size and SHA-256: a file read before is not even listed
   again, a changed file is read again (only its new events are added). At most 500 files are read
   per run; the rest wait for the next.
 
 Every event is validated; bad ones (malformed line, missing or wrong field, a time outside
-2008..now) go to `quarantine` with the file and line. Events are keyed by
+2008..now) go to `quarantine` with the file and line, and a reason naming the field and the
+problem, never the value. A record over 64 KiB is kept once, in the object store as
+`quarantine/<sha256>`, referenced from its row by key, size and SHA-256. Events are keyed by
 `(user_id, played_at, track_id)`, so overlaps are stored once and counted as duplicates.
 Recently-played does not say how long a track played: `ms_played` stays empty for those events.
 """

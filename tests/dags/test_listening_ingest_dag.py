@@ -64,6 +64,13 @@ def _land(airflow_home) -> None:
     sink = io.BytesIO()
     pq.write_table(table, sink)
     (landing / "events.parquet").write_bytes(sink.getvalue())
+    # Suffixes in capitals are event files too.
+    more = {"user_id": "file-user", "track_id": TRACK, "played_at": "2026-11-25T07:00:00Z"}
+    (landing / "MORE.JSONL").write_text(json.dumps(more) + "\n")
+    # A link to a file outside the landing folder: refused, never read.
+    outside = airflow_home.objects_path.parent / "outside-landing.jsonl"
+    outside.write_text(json.dumps({**more, "user_id": "outside-user"}) + "\n")
+    (landing / "linked.jsonl").symlink_to(outside)
 
 
 def _count(airflow_home, table, *where) -> int:
@@ -99,9 +106,9 @@ def test_recently_played_and_files_land_in_listening_events(
     # Spotify keeps the latest 50 plays; the first run takes all of them.
     assert _count(airflow_home, listening_events, listening_events.c.user_id == user) == 50
     assert _count(airflow_home, listening_cursors, listening_cursors.c.user_id == user) == 1
-    # 2 good JSONL lines + 1 new Parquet row; the repeated play is stored once.
-    assert _count(airflow_home, listening_events, listening_events.c.user_id == "file-user") == 3
-    assert _count(airflow_home, ingested_files) == 2
+    # 2 good JSONL lines + 1 new Parquet row + 1 from MORE.JSONL; the repeated play is stored once.
+    assert _count(airflow_home, listening_events, listening_events.c.user_id == "file-user") == 4
+    assert _count(airflow_home, ingested_files) == 3
     # Each played track joins the catalogue with the artist it counts for in the aggregates.
     engine = create_engine(f"sqlite:///{airflow_home.warehouse_path}")
     with engine.connect() as connection:
@@ -133,7 +140,20 @@ def test_bad_lines_are_quarantined_with_file_and_line(airflow_home, first_run) -
     assert sorted(rows) == [
         ("landing/listening/2026-11-26/events.jsonl:3", "track_id"),
         ("landing/listening/2026-11-26/events.jsonl:4", None),
+        ("landing/listening/2026-11-26/linked.jsonl", "object_key"),
     ]
+
+
+def test_a_linked_file_is_refused_unread_and_counted(airflow_home, first_run) -> None:
+    assert _count(airflow_home, listening_events, listening_events.c.user_id == "outside-user") == 0
+    engine = create_engine(f"sqlite:///{airflow_home.warehouse_path}")
+    with engine.connect() as connection:
+        reason = connection.execute(
+            select(quarantine.c.reason).where(quarantine.c.field == "object_key")
+        ).scalar_one()
+    engine.dispose()
+    assert reason == "a symbolic link, not a file: not read"
+    assert "'refused_files': 1" in first_run.stdout
 
 
 def test_a_second_run_reads_nothing_twice(airflow_home, emulator, first_run) -> None:
@@ -141,8 +161,8 @@ def test_a_second_run_reads_nothing_twice(airflow_home, emulator, first_run) -> 
     again = airflow_home.airflow("dags", "test", "listening_ingest", extra_env=_env(emulator))
     assert again.returncode == 0, again.stdout[-4000:]
     assert _count(airflow_home, listening_events) == before
-    assert _count(airflow_home, ingested_files) == 2
-    # Files read before are not even listed: the per-file task maps over nothing.
+    assert _count(airflow_home, ingested_files) == 3
+    # Files read (or refused) before are not even listed: the per-file task maps over nothing.
     assert "ingest_file" in again.stdout and "map has 0 values to expand" in again.stdout
 
 
@@ -159,7 +179,7 @@ def test_a_changed_file_is_read_again_and_only_its_new_events_are_added(
         _count(airflow_home, listening_events, listening_events.c.user_id == "file-user")
         == before + 1
     )
-    assert _count(airflow_home, ingested_files) == 3
+    assert _count(airflow_home, ingested_files) == 4
 
 
 def test_unknown_source_is_refused_before_the_run(airflow_home, emulator) -> None:

@@ -31,3 +31,12 @@ def test_read_conf_fails_the_task_without_retry_and_names_the_field() -> None:
     with pytest.raises(AirflowFailException, match="surprise: Extra inputs are not permitted"):
         read_conf(context, HealthCheckConf)
     assert read_conf({"params": {"components": ["cache"]}}, HealthCheckConf).components == ["cache"]
+
+
+def test_nan_in_a_conf_fails_the_task_without_retry_and_names_the_field() -> None:
+    from spotify_agent.analytics.confs import TrendDetectionConf
+
+    # The Params accept it (JSON Schema cannot say "finite"); the first task's read_conf does not.
+    conf_params(TrendDetectionConf)["z_threshold"].resolve(float("nan"))
+    with pytest.raises(AirflowFailException, match="z_threshold: must be a finite number"):
+        read_conf({"params": {"z_threshold": float("nan")}}, TrendDetectionConf)

@@ -1,14 +1,16 @@
 """The service backend's client for Airflow's REST API: trigger a DAG run, once, and wait for it.
 
     client = AirflowClient("http://airflow:8080", username="backend", password=secret)
-    run = client.trigger("gdpr_erasure", {"user_id": user_id}, run_id=f"dsr-{request_id}")
+    run = client.trigger("gdpr_erasure", {"request_id": request_id}, run_id=f"dsr-{request_id}")
     run = client.wait(run)  # DagRun(state="success", ...)
 
 The caller chooses ``run_id`` (from its own request id), so a retried request never starts a
 second run: Airflow answers 409 for a run id it knows, and :meth:`AirflowClient.trigger` returns
 that run instead (``created=False``), after checking it was asked with the same conf. Runs are
 triggered with ``logical_date: null``, as Airflow 3 expects of runs that are not scheduled. A conf
-the DAG's Params refuse raises :class:`ConfRefused` naming the field, and no run exists.
+the DAG's Params refuse raises :class:`ConfRefused` naming the field, and no run exists; a conf
+holding NaN or an infinity (which JSON cannot carry and Params cannot refuse) raises
+:class:`UnsendableConf` naming the field before anything is sent.
 
 The same with curl::
 
@@ -16,7 +18,7 @@ The same with curl::
       -d '{"username": "backend", "password": "..."}' | jq -r .access_token)
     curl -X POST "$AIRFLOW/api/v2/dags/gdpr_erasure/dagRuns" -H "Authorization: Bearer $TOKEN" \\
       -H 'Content-Type: application/json' \\
-      -d '{"dag_run_id": "dsr-42", "logical_date": null, "conf": {"user_id": "..."}}'
+      -d '{"dag_run_id": "dsr-42", "logical_date": null, "conf": {"request_id": "dsr-42"}}'
     curl "$AIRFLOW/api/v2/dags/gdpr_erasure/dagRuns/dsr-42" -H "Authorization: Bearer $TOKEN"
 """
 
@@ -29,6 +31,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from spotify_agent.core.run_conf import NOT_FINITE, non_finite_fields
 
 FINISHED = frozenset({"success", "failed"})
 
@@ -44,6 +48,10 @@ class AirflowApiError(RuntimeError):
 
 class ConfRefused(AirflowApiError):
     """The DAG's Params refused the conf (the detail names the field); no run was created."""
+
+
+class UnsendableConf(ValueError):
+    """The conf holds what JSON cannot carry (NaN, an infinity); nothing was sent."""
 
 
 class RunIdTaken(AirflowApiError):
@@ -116,6 +124,12 @@ class AirflowClient:
     ) -> DagRun:
         """Start ``dag_id`` with ``conf`` as ``run_id``; the existing run if ``run_id`` was
         started before with the same conf."""
+        non_finite = non_finite_fields(dict(conf))
+        if non_finite:
+            # Python's json would send a bare NaN, which is not JSON; Params cannot refuse it.
+            raise UnsendableConf(
+                f"conf for {dag_id}: " + "; ".join(f"{path}: {NOT_FINITE}" for path in non_finite)
+            )
         body: dict[str, Any] = {"dag_run_id": run_id, "logical_date": None, "conf": dict(conf)}
         if note is not None:
             body["note"] = note

@@ -7,6 +7,7 @@ meets the same rules and gets an error naming the field.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Self
 
@@ -26,7 +27,9 @@ class InvalidRunConf(ValueError):
 class RunConf(BaseModel):
     """Fields every DAG accepts. Subclasses add their own; unknown keys are refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities pass JSON Schema's bounds (every comparison with NaN is false), so the
+    # Params let them through; the model refuses them, in any field (see parse).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     trace_id: str | None = Field(
         default=None,
@@ -49,21 +52,53 @@ class RunConf(BaseModel):
         """Validate ``raw`` (the run's params merged with its conf) or raise :class:`InvalidRunConf`."""
         # Empty strings come from blank UI form fields: treat them as "not given".
         cleaned = {key: value for key, value in raw.items() if value != ""}
+        non_finite = non_finite_fields(cleaned)
+        if non_finite:
+            raise InvalidRunConf(cls.__name__, [f"{path}: {NOT_FINITE}" for path in non_finite])
         try:
             return cls.model_validate(cleaned)
         except ValidationError as error:
             raise InvalidRunConf(cls.__name__, describe_errors(error)) from None
 
 
-def describe_errors(error: ValidationError) -> list[str]:
-    """One line per problem, each naming the field path, e.g. ``components[1]: ...``."""
+NOT_FINITE = "must be a finite number, not NaN or an infinity"
+
+
+def non_finite_fields(value: Any, path: str = "") -> list[str]:
+    """The paths (``a.b[2]``) of NaN and infinite floats anywhere in ``value``."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [path or "<conf>"]
+    if isinstance(value, Mapping):
+        return [
+            found
+            for key, item in value.items()
+            for found in non_finite_fields(item, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(value, list | tuple):
+        return [
+            found
+            for index, item in enumerate(value)
+            for found in non_finite_fields(item, f"{path}[{index}]")
+        ]
+    return []
+
+
+def describe_errors(error: ValidationError, *, show_input: bool = True) -> list[str]:
+    """One line per problem, each naming the field path, e.g. ``components[1]: ...``.
+
+    ``show_input=False`` names only the type of what was given: for payloads, whose values may
+    be personal or megabytes long and are kept beside the reason anyway.
+    """
     lines = []
-    for item in error.errors():
+    for item in error.errors(include_url=False):
         path = ""
         for part in item["loc"]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
         given = item.get("input")
-        lines.append(f"{path or '<conf>'}: {item['msg']} (got {given!r})")
+        got = repr(given) if show_input else type(given).__name__
+        lines.append(
+            f"{path or ('<conf>' if show_input else '<payload>')}: {item['msg']} (got {got})"
+        )
     return lines
 
 

@@ -28,9 +28,11 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Table, delete, func, or_, select, update
 
 from spotify_agent.core.audit import pseudonymise
+from spotify_agent.core.objects import relative_key
 from spotify_agent.ml.publish import PREFIX as RECOMMENDATIONS_PREFIX
 from spotify_agent.ml.publish import user_key
 from spotify_agent.spotify.ids import USER_ID_CHARACTERS
+from spotify_agent.spotify.landing import is_parquet, refusal
 from spotify_agent.warehouse.schema import (
     agg_listeners,
     audit_log,
@@ -151,15 +153,22 @@ class RowsOfUser(PersonalDataStore):
 
 
 class QuarantineMentions(PersonalDataStore):
-    """Quarantined payloads (and their sources) that name the user: deleted with the reason."""
+    """Quarantined payloads (and their sources) that name the user: deleted with the reason.
+
+    A record too large to keep inline lives in the object store (``quarantine/<sha256>``); its
+    row names the listener parsed from it (``user_id``), so it is found without reading it, and
+    the object goes with the last row that references it (not on a restored copy, which has no
+    object store: the live erasure removed it).
+    """
 
     kind = "warehouse"
     name = "quarantine"
     holds = (
-        "bad payloads kept for inspection; a listening event's user id, a recently_played source"
+        "bad payloads kept for inspection; a listening event's user id, a recently_played "
+        "source, the listener parsed from a record (its offloaded object too)"
     )
 
-    def _matching_ids(self, place: Place, user_id: str) -> list[int]:
+    def _matching(self, place: Place, user_id: str) -> list[tuple[int, str | None]]:
         # LIKE narrows the scan; bytes stored as base64 cannot be searched in SQL, so they are
         # always read (they are rare) and every candidate is checked as a whole token.
         query = select(
@@ -167,36 +176,63 @@ class QuarantineMentions(PersonalDataStore):
             quarantine.c.source,
             quarantine.c.payload,
             quarantine.c.payload_encoding,
+            quarantine.c.user_id,
+            quarantine.c.payload_object_key,
         ).where(
             or_(
+                quarantine.c.user_id == user_id,
                 quarantine.c.source.contains(user_id, autoescape=True),
                 quarantine.c.payload.contains(user_id, autoescape=True),
                 quarantine.c.payload_encoding == "base64",
             )
         )
         return [
-            row.id
+            (row.id, row.payload_object_key)
             for row in place.connection.execute(query)
-            if mentions(row.source, user_id)
+            if row.user_id == user_id
+            or mentions(row.source, user_id)
             or mentions(_payload_text(row.payload_encoding, row.payload), user_id)
         ]
 
     def erase(self, place: Place, user_id: str) -> int:
-        ids = self._matching_ids(place, user_id)
-        for chunk in _chunks(ids, 500):
+        matching = self._matching(place, user_id)
+        for chunk in _chunks([row_id for row_id, _ in matching], 500):
             place.connection.execute(delete(quarantine).where(quarantine.c.id.in_(chunk)))
-        return len(ids)
+        offloaded = sorted({key for _, key in matching if key is not None})
+        if place.objects is not None and offloaded:
+            _delete_unreferenced(place.connection, place.objects, offloaded)
+        return len(matching)
 
     def find(self, place: Place, user_id: str) -> int:
-        return len(self._matching_ids(place, user_id))
+        return len(self._matching(place, user_id))
 
     def user_ids(self, place: Place) -> set[str]:
         found: set[str] = set()
-        query = select(quarantine.c.source, quarantine.c.payload, quarantine.c.payload_encoding)
+        query = select(
+            quarantine.c.source,
+            quarantine.c.payload,
+            quarantine.c.payload_encoding,
+            quarantine.c.user_id,
+        )
         for row in place.connection.execute(query):
             found |= user_ids_in_text(row.source)
             found |= user_ids_in_text(_payload_text(row.payload_encoding, row.payload))
+            if row.user_id is not None:
+                found.add(row.user_id)
         return found
+
+
+def _delete_unreferenced(connection: Connection, objects: Any, keys: list[str]) -> None:
+    """Delete the offloaded records no remaining quarantine row references."""
+    still = set(
+        connection.execute(
+            select(quarantine.c.payload_object_key).where(quarantine.c.payload_object_key.in_(keys))
+        ).scalars()
+    )
+    for key in keys:
+        path = objects / key
+        if key not in still and path.exists():
+            path.unlink()
 
 
 def _payload_text(encoding: str, payload: str) -> str:
@@ -253,8 +289,11 @@ class LandedEventFiles(PersonalDataStore):
         if not landing.exists():
             return
         for path in sorted(landing.rglob("*"), key=str):
-            if path.is_file():
-                yield f"{self.prefix}/{path.relative_to(landing)}", path
+            key = f"{self.prefix}/{relative_key(path, landing)}"
+            # A link (or a path leading out of the store) is never read by ingestion, and is
+            # not ours to rewrite: following it could change a file outside the store.
+            if refusal(place.objects, key) is None and path.is_file():
+                yield key, path
 
     def parts(self, place: Place) -> list[Any]:
         return list(self._files(place))
@@ -317,7 +356,7 @@ def without_user(data: bytes, *, key: str, user_id: str) -> tuple[bytes, int]:
     JSON Lines: every line naming the user goes, broken lines included. Parquet: rows whose
     ``user_id`` is the user (an unreadable Parquet file cannot hold a findable id: it is left).
     """
-    if key.endswith(".parquet"):
+    if is_parquet(key):
         return _parquet_without(data, user_id)
     lines = data.splitlines(keepends=True)
     kept = [line for line in lines if not mentions(line.decode("utf-8", errors="replace"), user_id)]

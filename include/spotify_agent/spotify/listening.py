@@ -12,7 +12,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from spotify_agent.core.quarantine import QuarantinedItem
 from spotify_agent.core.run_conf import describe_errors
 from spotify_agent.spotify.api import SpotifyClient, iterate_pages
 from spotify_agent.spotify.ids import UserId
+from spotify_agent.spotify.landing import is_parquet
 from spotify_agent.spotify.models import PlayHistory, SpotifyId, Track, parse_objects
 
 # The recently-played endpoint pages at most 50 plays.
@@ -36,7 +37,8 @@ class ListeningEvent(BaseModel):
     user_id: UserId
     track_id: SpotifyId
     played_at: AwareDatetime
-    ms_played: int | None = Field(default=None, ge=0, le=24 * 3600 * 1000)
+    # Strict: JSON true is not 1 ms and "1000" is not a number; both are quarantined, named.
+    ms_played: int | None = Field(default=None, ge=0, le=24 * 3600 * 1000, strict=True)
     context_uri: str | None = Field(default=None, max_length=250)
 
     def key(self) -> tuple[str, datetime, str]:
@@ -67,7 +69,10 @@ def validate_event(payload: Any, *, source: str, now: datetime) -> ListeningEven
     except ValidationError as error:
         loc = error.errors()[0]["loc"]
         return QuarantinedItem(
-            source, payload, "; ".join(describe_errors(error)), field=str(loc[0]) if loc else None
+            source,
+            payload,
+            "; ".join(describe_errors(error, show_input=False)),
+            field=str(loc[0]) if loc else None,
         )
     if not EARLIEST_PLAY <= event.played_at <= now:
         return QuarantinedItem(
@@ -86,7 +91,8 @@ def recently_played(
     source = f"spotify:recently_played:{user_id}"
     first = client.current_user_recently_played(limit=RECENTLY_PLAYED_LIMIT, after=after_ms)
     plays = parse_objects(PlayHistory, iterate_pages(client, first), source=source)
-    batch = EventBatch(quarantined=list(plays.quarantined))
+    # The user is known here: the rows name them, so an erasure finds them by column.
+    batch = EventBatch(quarantined=[replace(item, user_id=user_id) for item in plays.quarantined])
     for play in plays.valid:
         checked = validate_event(
             {
@@ -121,8 +127,9 @@ def catalogue_row(track: Track) -> dict[str, Any]:
 
 
 def read_event_file(data: bytes, *, key: str, now: datetime) -> EventBatch:
-    """Events of a landed file: JSON Lines (``.jsonl``, ``.json``) or Parquet (``.parquet``)."""
-    rows = _parquet_rows(data, key) if key.endswith(".parquet") else _jsonl_rows(data, key)
+    """Events of a landed file: JSON Lines (``.jsonl``, ``.json``) or Parquet (``.parquet``),
+    whatever the case of the suffix."""
+    rows = _parquet_rows(data, key) if is_parquet(key) else _jsonl_rows(data, key)
     batch = EventBatch()
     for source, row in rows:
         if isinstance(row, QuarantinedItem):

@@ -7,12 +7,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, select
 
+from spotify_agent.core.quarantine import QuarantinedItem, payload_sha256
 from spotify_agent.spotify.listening import ListeningEvent, unique_events
 from spotify_agent.warehouse.schema import (
     catalogue_tracks,
     ingested_files,
     listening_cursors,
     listening_events,
+    quarantine,
 )
 from spotify_agent.warehouse.times import stored_utc
 from spotify_agent.warehouse.upsert import upsert
@@ -116,3 +118,25 @@ def ingested_sizes(connection: Connection, object_keys: Sequence[str]) -> dict[s
 
 def record_file(connection: Connection, row: dict[str, object]) -> None:
     upsert(connection, ingested_files, [row], key=("object_key", "sha256"))
+
+
+def refused_file(object_key: str, reason: str) -> QuarantinedItem:
+    """The quarantine entry of a landed key that is not read (a link, outside the folder):
+    a reference to it, nothing of its content."""
+    return QuarantinedItem(object_key, {"object_key": object_key}, reason, field="object_key")
+
+
+def already_refused(connection: Connection, object_keys: Sequence[str]) -> set[str]:
+    """The keys among ``object_keys`` whose refusal is in the quarantine already: not listed
+    again until the object changes into something readable."""
+    found: set[str] = set()
+    for start in range(0, len(object_keys), 500):
+        chunk = object_keys[start : start + 500]
+        digests = {payload_sha256({"object_key": key}): key for key in chunk}
+        rows = connection.execute(
+            select(quarantine.c.source, quarantine.c.payload_sha256).where(
+                quarantine.c.source.in_(chunk), quarantine.c.payload_sha256.in_(list(digests))
+            )
+        )
+        found.update(source for source, digest in rows if digests.get(digest) == source)
+    return found

@@ -3,7 +3,9 @@
 Rules taken from what the API really sends (the captured responses in the team's shared data):
 fields the development tier withholds (``popularity``, ``followers``, ``available_markets``) are
 ``None`` when absent, never zero; album objects nested in tracks may lack ``release_date`` and
-``total_tracks``. What fails validation is quarantined by the caller with the reason.
+``total_tracks``; counts sometimes come as whole floats (``63.0``). Otherwise numbers and
+booleans are strict: ``true`` is not ``1`` and ``"1000"`` is not a number. What fails validation is quarantined by
+the caller with the reason (the field and the problem, never the value).
 """
 
 from __future__ import annotations
@@ -11,9 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    ValidationError,
+    field_validator,
+)
 
 from spotify_agent.core.quarantine import QuarantinedItem
 from spotify_agent.core.run_conf import describe_errors
@@ -24,13 +33,24 @@ __all__ = ["SPOTIFY_ID_PATTERN", "SpotifyId", "Tier"]
 Tier = Literal["extended", "development"]
 
 
+def _number_not_bool_or_text(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError(f"must be a JSON number, not {type(value).__name__}")
+    return value
+
+
+# An integer, or a float with no fraction (the captured responses hold 63.0 for a popularity of
+# 63); never a boolean or text, which pydantic's lax mode would turn into a number.
+WholeNumber = Annotated[int, BeforeValidator(_number_not_bool_or_text)]
+
+
 class SpotifyObject(BaseModel):
     # Unknown fields are ignored: Spotify adds fields without notice.
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class Followers(SpotifyObject):
-    total: int | None = None
+    total: WholeNumber | None = None
 
 
 class SimplifiedArtist(SpotifyObject):
@@ -42,7 +62,7 @@ class Artist(SpotifyObject):
     id: SpotifyId
     name: str
     genres: tuple[str, ...] = ()
-    popularity: int | None = None
+    popularity: WholeNumber | None = None
     followers: Followers | None = None
 
     @property
@@ -57,7 +77,7 @@ class SimplifiedAlbum(SpotifyObject):
     album_group: str | None = None
     release_date: str | None = None
     release_date_precision: Literal["year", "month", "day"] | None = None
-    total_tracks: int | None = None
+    total_tracks: WholeNumber | None = None
     artists: tuple[SimplifiedArtist, ...] = ()
     available_markets: tuple[str, ...] | None = None
 
@@ -75,9 +95,9 @@ class SimplifiedAlbum(SpotifyObject):
 class Track(SpotifyObject):
     id: SpotifyId
     name: str
-    duration_ms: int
-    explicit: bool = False
-    popularity: int | None = None
+    duration_ms: WholeNumber
+    explicit: StrictBool = False
+    popularity: WholeNumber | None = None
     artists: tuple[SimplifiedArtist, ...] = ()
     album: SimplifiedAlbum | None = None
     available_markets: tuple[str, ...] | None = None
@@ -118,7 +138,7 @@ def parse_objects(model: type[ModelT], payloads: Iterable[Any], *, source: str) 
         try:
             parsed.valid.append(model.model_validate(payload))
         except ValidationError as error:
-            problems = describe_errors(error)
+            problems = describe_errors(error, show_input=False)
             first_field = str(error.errors()[0]["loc"][0]) if error.errors()[0]["loc"] else None
             parsed.quarantined.append(
                 QuarantinedItem(source, payload, "; ".join(problems), field=first_field)

@@ -85,7 +85,9 @@ quarantine = Table(
     Column("payload_sha256", String(64), nullable=False),
     # json (valid JSON text), text (any other UTF-8) or base64 (bytes): nothing is lost.
     Column("payload_encoding", String(8), nullable=False),
+    # Empty when the record went to the object store (payload_object_key).
     Column("payload", Text, nullable=False),
+    # A short reason naming the field and the problem, never the payload.
     Column("reason", Text, nullable=False),
     Column("field", String(250), nullable=True),
     Column("dag_id", String(250), nullable=False),
@@ -93,8 +95,17 @@ quarantine = Table(
     Column("task_id", String(250), nullable=False),
     Column("trace_id", String(32), nullable=False),
     Column("quarantined_at", DateTime(timezone=True), nullable=False),
+    # Migration 0016 (NULL on older rows): the record's size in bytes; records over
+    # spotify_agent.core.quarantine.MAX_INLINE_BYTES live in the object store at
+    # payload_object_key (quarantine/<sha256>) with the SHA-256 of their bytes; user_id is the
+    # listener parsed from the record, so an erasure finds it without reading the object.
+    Column("payload_size_bytes", BigInteger, nullable=True),
+    Column("payload_object_key", String(1100), nullable=True),
+    Column("payload_object_sha256", String(64), nullable=True),
+    Column("user_id", String(128), nullable=True),
     # The same bad payload from the same source is kept once, whichever run saw it last.
     UniqueConstraint("source", "payload_sha256"),
+    Index("ix_quarantine_user_id", "user_id"),
 )
 
 health_checks = Table(
@@ -335,6 +346,9 @@ erasure_requests = Table(
     # {store: rows, files or keys erased}, written when the request completes.
     Column("counts", JSON(none_as_null=True), nullable=True),
     Column("detail", Text, nullable=False, server_default=""),
+    # The id of the key behind user_hmac (spotify_agent.maintenance.erasure_keys); NULL while a
+    # backend-written row waits for accept_requests to hash it (migration 0015).
+    Column("key_id", String(16), nullable=True),
     Index("ix_erasure_requests_status", "status"),
 )
 
@@ -358,9 +372,15 @@ erasure_log = Table(
     "erasure_log",
     metadata,
     # Outlives the requests: replayed on every restored backup (a copy lives in the object store).
-    Column("user_hmac", String(64), primary_key=True),
+    # Append-only, one entry per completed request: erasing someone again adds an entry.
     Column("request_id", String(64), nullable=False),
+    Column("user_hmac", String(64), nullable=False),
     Column("erased_at", DateTime(timezone=True), nullable=False),
+    # Which key made user_hmac (migration 0015; NULL only until migrate-warehouse stamps an
+    # entry written before key ids existed).
+    Column("key_id", String(16), nullable=True),
+    PrimaryKeyConstraint("request_id", name="pk_erasure_log"),
+    Index("ix_erasure_log_key_hmac", "key_id", "user_hmac"),
 )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +17,9 @@ log = logging.getLogger(__name__)
 
 class PlanAudioBatchesOperator(BaseOperator):
     """Lists ``audio/`` in the object store and returns the batches of objects to analyse: one
-    file per track (lossless first), without features of the current extractor version from
-    that same file, not already quarantined by it; at most ``max_tracks``."""
+    file per track (lossless first) among those not already quarantined by the current
+    extractor version, without features of that version from that same file, each with the
+    track's other files as fallbacks; at most ``max_tracks``."""
 
     def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -27,13 +27,7 @@ class PlanAudioBatchesOperator(BaseOperator):
 
     def execute(self, context: Any) -> list[list[dict[str, Any]]]:
         from spotify_agent.ml.audio.features import extractor_version
-        from spotify_agent.ml.audio.store import (
-            AUDIO_PREFIX,
-            audio_objects,
-            batches,
-            one_per_track,
-            pending,
-        )
+        from spotify_agent.ml.audio.store import AUDIO_PREFIX, audio_objects, batches, plan
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
@@ -41,11 +35,14 @@ class PlanAudioBatchesOperator(BaseOperator):
         root = object_store_root()
         folder = root / AUDIO_PREFIX
         listing = folder.fs.find(folder.path, detail=True) if folder.exists() else {}
-        chosen, shadowed = one_per_track(audio_objects(listing, root.path))
         version = extractor_version()
         with WarehouseHook(self.warehouse_conn_id).get_engine().connect() as connection:
-            todo = pending(
-                connection, chosen, version, only=conf.track_ids, reanalyse=conf.reanalyse
+            todo, shadowed = plan(
+                connection,
+                audio_objects(listing, root.path),
+                version,
+                only=conf.track_ids,
+                reanalyse=conf.reanalyse,
             )
         if shadowed:
             log.info(
@@ -73,9 +70,10 @@ class PlanAudioBatchesOperator(BaseOperator):
 class AnalyseAudioBatchOperator(BaseOperator):
     """Analyses one batch on one thread and writes its features, its quarantined files and its
     audit row in one transaction. A file that cannot be described is quarantined with the
-    reason; the batch's other files are written. A file gone since planning is counted; one
-    that cannot be read (permissions, the store failing) fails the task after the rest is
-    written, so the retry tries it again."""
+    reason, the features made from what its key held before are withdrawn, and the track's
+    next file (a fallback) is tried; the batch's other files are written. A file gone since
+    planning is counted; one that cannot be read (permissions, the store failing) fails the
+    task after the rest is written, so the retry tries it again."""
 
     template_fields = ("objects",)
 
@@ -97,15 +95,10 @@ class AnalyseAudioBatchOperator(BaseOperator):
         import soxr  # noqa: F401
         from threadpoolctl import threadpool_limits
 
-        from spotify_agent.core.quarantine import QuarantinedItem, quarantine_items
-        from spotify_agent.ml.audio.features import (
-            MAX_BYTES,
-            AudioRejected,
-            analyse,
-            extractor_version,
-            supported_suffixes,
-        )
-        from spotify_agent.ml.audio.store import AudioObject, feature_row, record_features, rejected
+        from spotify_agent.core.quarantine import quarantine_items
+        from spotify_agent.ml.audio.batch import analyse_batch
+        from spotify_agent.ml.audio.features import extractor_version
+        from spotify_agent.ml.audio.store import AudioObject, record_features, withdraw_features
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
@@ -115,82 +108,34 @@ class AnalyseAudioBatchOperator(BaseOperator):
         root = object_store_root()
         ref = run_ref(context)
         now = datetime.now(UTC)
-        suffixes = supported_suffixes()
-        rows: list[dict[str, Any]] = []
-        bad: list[QuarantinedItem] = []
-        reasons: Counter[str] = Counter()
-        unreadable: list[str] = []
-        vanished = 0
-        audio_seconds = 0.0
         began = time.perf_counter()
-
-        def refuse(obj: AudioObject, reason: str, detail: str) -> None:
-            bad.append(rejected(obj, version, reason, detail))
-            reasons[reason] += 1
-            log.warning("%s quarantined: %s: %s", obj.key, reason, detail)
-
         # One thread, as the benchmark measures: a second BLAS thread only slows librosa here,
         # and the mapped batches are the parallelism.
         with threadpool_limits(limits=1):
-            for item in self.objects:
-                obj = AudioObject.from_dict(item)
-                if obj.track_id is None:
-                    refuse(obj, "not_a_track_id", "the file name is not a 22-character track id")
-                    continue
-                if obj.suffix not in suffixes:
-                    refuse(obj, "unsupported_format", f"{obj.suffix or 'no suffix'} files")
-                    continue
-                if obj.size > MAX_BYTES:
-                    refuse(obj, "too_large", f"{obj.size:,} bytes is over {MAX_BYTES:,}")
-                    continue
-                try:
-                    data = (root / obj.key).read_bytes()
-                except FileNotFoundError:
-                    vanished += 1
-                    log.warning("%s was deleted after planning; left out", obj.key)
-                    continue
-                except OSError as error:
-                    unreadable.append(obj.key)
-                    log.error("%s cannot be read: %r", obj.key, error)
-                    continue
-                try:
-                    decoded, features = analyse(data, obj.suffix)
-                except AudioRejected as rejection:
-                    refuse(obj, rejection.reason, rejection.detail)
-                    continue
-                except MemoryError:
-                    raise
-                except Exception as error:  # noqa: BLE001 - one strange file must not sink the batch
-                    log.exception("analysing %s failed", obj.key)
-                    refuse(obj, "analysis_failed", repr(error)[:500])
-                    continue
-                audio_seconds += features.analysed_seconds
-                rows.append(
-                    feature_row(
-                        obj,
-                        data,
-                        features.as_dict(),
-                        version=version,
-                        source_sample_rate=decoded.source_sample_rate,
-                        channels=decoded.channels,
-                        run=ref,
-                        at=now,
-                    )
-                )
+            result = analyse_batch(
+                [AudioObject.from_dict(item) for item in self.objects],
+                lambda key: (root / key).read_bytes(),
+                version=version,
+                run=ref,
+                at=now,
+            )
         seconds = time.perf_counter() - began
         counts = {
             "tracks": len(self.objects),
-            "rows_written": len(rows),
-            "audio_seconds": round(audio_seconds),
-            "quarantined": len(bad),
-            "vanished": vanished,
-            "unreadable": len(unreadable),
-            **{f"quarantined_{reason}": n for reason, n in sorted(reasons.items())},
+            "rows_written": len(result.rows),
+            "audio_seconds": round(result.audio_seconds),
+            "quarantined": len(result.quarantined),
+            "features_withdrawn": 0,
+            "vanished": result.vanished,
+            "unreadable": len(result.unreadable),
+            **{f"quarantined_{reason}": n for reason, n in sorted(result.reasons.items())},
         }
         keys = [item["key"] for item in self.objects]
         with WarehouseHook(self.warehouse_conn_id).get_engine().begin() as connection:
-            record_features(connection, rows)
-            quarantine_items(connection, bad, run=ref, at=now)
+            # Withdrawn first: a fallback's row for the same track replaces what was withdrawn.
+            counts["features_withdrawn"] = withdraw_features(connection, result.rejected)
+            record_features(connection, result.rows)
+            quarantine_items(connection, result.quarantined, run=ref, at=now)
             audit_action(
                 connection,
                 context,
@@ -204,14 +149,14 @@ class AnalyseAudioBatchOperator(BaseOperator):
             "%s: %s; %.0f s of audio in %.1f s (%.0fx real time)",
             version,
             counts,
-            audio_seconds,
+            result.audio_seconds,
             seconds,
-            audio_seconds / seconds if seconds else 0.0,
+            result.audio_seconds / seconds if seconds else 0.0,
         )
-        if unreadable:
+        if result.unreadable:
             raise UnreadableAudio(
-                f"{len(unreadable)} objects could not be read (the rest is written): "
-                + ", ".join(unreadable[:10])
+                f"{len(result.unreadable)} objects could not be read (the rest is written): "
+                + ", ".join(result.unreadable[:10])
             )
         return counts
 

@@ -9,12 +9,11 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from spotify_agent.spotify.confs import ListeningIngestConf
+from spotify_agent.spotify.landing import LANDING_PREFIX, is_event_file, refusal
 from spotify_agent_airflow.conf import read_conf
 
 log = logging.getLogger(__name__)
 
-LANDING_PREFIX = "landing/listening"
-EVENT_FILE_SUFFIXES = (".jsonl", ".json", ".parquet")
 # One mapped task per file: stay well under Airflow's max_map_length (1024); the rest waits an hour.
 MAX_FILES_PER_RUN = 500
 
@@ -29,25 +28,37 @@ def list_landing_files(context: Any, *, warehouse_conn_id: str = "warehouse_defa
 
     A file already recorded with the same size is left out without being downloaded; the
     ingest task still compares SHA-256, so a same-size rewrite is caught when it is listed.
+    A key the ingest must refuse (a link, a path outside the folder) is listed without being
+    looked at, so its mapped task records the refusal.
     """
-    from spotify_agent.spotify.listening_store import ingested_sizes
+    from spotify_agent.core.objects import relative_key
+    from spotify_agent.spotify.listening_store import already_refused, ingested_sizes
     from spotify_agent_airflow.hooks.warehouse import WarehouseHook
     from spotify_agent_airflow.object_store import object_store_root
 
     conf = read_conf(context, ListeningIngestConf)
     if "landing_files" not in conf.sources:
         return []
-    landing = object_store_root() / LANDING_PREFIX
+    root = object_store_root()
+    landing = root / LANDING_PREFIX
     if not landing.exists():
         return []
-    found = {
-        f"{LANDING_PREFIX}/{path.relative_to(landing)}": path.stat().st_size
-        for path in landing.rglob("*")
-        if path.is_file() and path.name.endswith(EVENT_FILE_SUFFIXES)
-    }
+    found: dict[str, int] = {}
+    refused: list[str] = []
+    for path in landing.rglob("*"):
+        if not is_event_file(path.name):
+            continue
+        key = f"{LANDING_PREFIX}/{relative_key(path, landing)}"
+        if refusal(root, key) is not None:
+            refused.append(key)  # not even stat'ed: a link's target is none of our business
+        elif path.is_file():
+            found[key] = path.stat().st_size
     with WarehouseHook(warehouse_conn_id).get_engine().connect() as connection:
         seen = ingested_sizes(connection, list(found))
-    waiting = sorted(key for key, size in found.items() if size not in seen.get(key, set()))
+        refused = sorted(set(refused) - already_refused(connection, refused))
+    waiting = sorted(
+        [*refused, *(key for key, size in found.items() if size not in seen.get(key, set()))]
+    )
     if len(waiting) > MAX_FILES_PER_RUN:
         log.warning(
             "%d files waiting; this run reads the first %d", len(waiting), MAX_FILES_PER_RUN
@@ -99,6 +110,7 @@ class RecentlyPlayedOperator(BaseOperator):
         from spotify_agent_airflow.hooks.erasure_key import erasure_key_or_none
         from spotify_agent_airflow.hooks.spotify import SpotifyHook
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+        from spotify_agent_airflow.object_store import object_store_root
 
         read_conf(context, ListeningIngestConf)
         spotify = SpotifyHook(self.spotify_conn_id)
@@ -138,7 +150,11 @@ class RecentlyPlayedOperator(BaseOperator):
                     connection, user_id, cursor, spotify_conn_id=self.spotify_conn_id, at=now
                 )
             quarantined = quarantine_items(
-                connection, [*batch.quarantined, *client.quarantined], run=ref, at=now
+                connection,
+                [*batch.quarantined, *client.quarantined],
+                run=ref,
+                at=now,
+                objects=object_store_root(),
             )
             counts = {
                 "rows_written": new,
@@ -172,7 +188,8 @@ def _rewrite_without(path: Any, data: bytes, user_ids: set[str]) -> bytes:
 
 
 class IngestEventFileOperator(BaseOperator):
-    """Reads one landed file of events; a file already read (same key and SHA-256) is skipped."""
+    """Reads one landed file of events; a file already read (same key and SHA-256) is skipped,
+    and one that is a link or lies outside the landing folder is quarantined unread."""
 
     template_fields = ("object_key",)
 
@@ -198,7 +215,12 @@ class IngestEventFileOperator(BaseOperator):
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
-        path = object_store_root() / self.object_key
+        root = object_store_root()
+        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        refused = refusal(root, self.object_key)
+        if refused is not None:
+            return self._refuse(context, engine, refused)
+        path = root / self.object_key
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -206,7 +228,6 @@ class IngestEventFileOperator(BaseOperator):
             log.warning("%s is gone: nothing to read", self.object_key)
             return {"rows_written": 0, "skipped_files": 1}
         digest = sha256_of(data)
-        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
         with engine.connect() as connection:
             if already_ingested(connection, self.object_key, digest):
                 log.info(
@@ -232,7 +253,7 @@ class IngestEventFileOperator(BaseOperator):
             new, duplicates = write_events(
                 connection, events, source=self.object_key, run_id=ref.run_id, at=now
             )
-            quarantined = quarantine_items(connection, bad, run=ref, at=now)
+            quarantined = quarantine_items(connection, bad, run=ref, at=now, objects=root)
             record_file(
                 connection,
                 {
@@ -261,4 +282,28 @@ class IngestEventFileOperator(BaseOperator):
                 entity_key=self.object_key[-250:],
             )
         log.info("%s: %s", self.object_key, counts)
+        return counts
+
+    def _refuse(self, context: Any, engine: Any, reason: str) -> dict[str, int]:
+        """Quarantine a reference to the refused key (nothing of it is read) and count it."""
+        from spotify_agent.core.quarantine import quarantine_items
+        from spotify_agent.spotify.listening_store import refused_file
+        from spotify_agent_airflow.audit import audit_action
+        from spotify_agent_airflow.context import run_ref
+
+        log.warning("%s refused: %s", self.object_key, reason)
+        item = refused_file(self.object_key, reason)
+        with engine.begin() as connection:
+            quarantined = quarantine_items(
+                connection, [item], run=run_ref(context), at=datetime.now(UTC)
+            )
+            counts = {"rows_written": 0, "refused_files": 1, "quarantined": quarantined}
+            audit_action(
+                connection,
+                context,
+                "listening_file_refused",
+                counts=counts,
+                entity_type="object",
+                entity_key=self.object_key[-250:],
+            )
         return counts

@@ -94,3 +94,35 @@ def test_sources_as_long_as_object_keys_fit_on_both_backends(warehouse) -> None:
         quarantine_items(connection, [QuarantinedItem(source, "{", "not JSON")], run=RUN, at=AT)
     with warehouse.connect() as connection:
         assert connection.execute(select(quarantine.c.source)).scalar_one() == source
+
+
+def test_a_key_below_a_folder_is_found_on_s3_and_locally(s3_server, tmp_path) -> None:
+    """ObjectStoragePath.relative_to refuses S3 paths; ingestion and erasure list landed files."""
+    import json as _json
+    import os
+
+    from airflow.sdk import ObjectStoragePath
+
+    from spotify_agent.core.objects import relative_key
+
+    os.environ["AIRFLOW_CONN_OBJECTS_TEST"] = _json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",  # pragma: allowlist secret
+            "extra": {"endpoint_url": s3_server.endpoint_url, "region_name": "eu-west-1"},
+        }
+    )
+    try:
+        s3_server.client().put_object(
+            Bucket=s3_server.bucket, Key="rk/landing/a/b.jsonl", Body=b"x"
+        )
+        landing = ObjectStoragePath(f"s3://{s3_server.bucket}/rk/landing", conn_id="objects_test")
+        keys = [relative_key(path, landing) for path in landing.rglob("*") if path.is_file()]
+        assert keys == ["a/b.jsonl"]
+    finally:
+        del os.environ["AIRFLOW_CONN_OBJECTS_TEST"]
+    (tmp_path / "landing/x").mkdir(parents=True)
+    (tmp_path / "landing/x/y.json").write_text("{}")
+    local = ObjectStoragePath(f"file://{tmp_path}/landing")
+    assert [relative_key(p, local) for p in local.rglob("*") if p.is_file()] == ["x/y.json"]

@@ -57,3 +57,33 @@ def test_field_schemas_accept_and_refuse_what_the_model_does() -> None:
         jsonschema.validate(good[name], schema)
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad[name], schema)
+
+
+class ThresholdConf(RunConf):
+    # No bounds: nothing but the finiteness rule stands between NaN and the job.
+    threshold: float = 1.0
+    weights: dict[str, float] = Field(default_factory=dict)
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ({"threshold": float("nan")}, "threshold"),
+        ({"threshold": float("inf")}, "threshold"),
+        ({"weights": {"a": 1.0, "b": float("-inf")}}, "weights.b"),
+    ],
+)
+def test_nan_and_infinities_are_refused_naming_the_field(raw: dict, field: str) -> None:
+    with pytest.raises(InvalidRunConf, match=rf"{field}: must be a finite number"):
+        ThresholdConf.parse(raw)
+    assert ThresholdConf.parse({"threshold": 2.5}).threshold == 2.5
+
+
+def test_params_let_nan_through_so_the_model_must_refuse_it() -> None:
+    # Why the model's rule is needed: JSON Schema's bounds cannot say "finite".
+    schema = {"type": "number", "minimum": 2.0, "maximum": 50.0}
+    jsonschema.validate(float("nan"), schema)
+    from spotify_agent.analytics.confs import TrendDetectionConf
+
+    with pytest.raises(InvalidRunConf, match="z_threshold: must be a finite number"):
+        TrendDetectionConf.parse({"z_threshold": float("nan")})

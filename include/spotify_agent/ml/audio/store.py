@@ -7,6 +7,11 @@ object (same size and ETag or modification time), and the same object has not be
 by that version already: every run does not retry a file known to be bad, but a replaced file
 is tried again (and a file whose analysis failed for a reason of ours, ``analysis_failed``, is
 tried on every run).
+
+A bad file never hides a good one of the same track: files known to be bad are left out before
+one file per track is chosen, and the chosen file carries the track's other files as
+``fallbacks``, tried in order in the same batch when it is rejected. Features made from a file
+that is now rejected (it was replaced by a bad one) are withdrawn, not left as current.
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select
 
 from spotify_agent.core.quarantine import QuarantinedItem, RunRef, payload_sha256
 from spotify_agent.spotify.ids import SPOTIFY_ID_PATTERN
@@ -45,15 +50,20 @@ class AudioObject:
     track_id: str | None  # None when the file name is not a track id
     suffix: str
     size: int = 0
+    # The track's other files, in order of preference: tried when this one is rejected.
+    fallbacks: tuple[AudioObject, ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        value: dict[str, Any] = {
             "key": self.key,
             "signature": self.signature,
             "track_id": self.track_id,
             "suffix": self.suffix,
             "size": self.size,
         }
+        if self.fallbacks:
+            value["fallbacks"] = [fallback.as_dict() for fallback in self.fallbacks]
+        return value
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> AudioObject:
@@ -63,6 +73,7 @@ class AudioObject:
             value["track_id"],
             value["suffix"],
             int(value.get("size") or 0),
+            tuple(cls.from_dict(item) for item in value.get("fallbacks") or ()),
         )
 
 
@@ -132,6 +143,43 @@ def rejected(obj: AudioObject, version: str, reason: str, detail: str) -> Quaran
     )
 
 
+def plan(
+    connection: Connection,
+    objects: Sequence[AudioObject],
+    version: str,
+    *,
+    only: Iterable[str] = (),
+    reanalyse: bool = False,
+) -> tuple[list[AudioObject], list[AudioObject]]:
+    """``(todo, shadowed)``: one file per track among those not known to be bad, pending (see
+    :func:`pending`), each carrying the track's other usable files as fallbacks."""
+    wanted = set(only)
+    if wanted:
+        objects = [o for o in objects if o.track_id in wanted]
+    if not reanalyse:
+        bad = known_bad(connection, objects, version)
+        objects = [o for o in objects if o.key not in bad]
+    chosen, shadowed = one_per_track(objects)
+    todo = pending(connection, chosen, version, reanalyse=reanalyse)
+    return with_fallbacks(todo, shadowed), shadowed
+
+
+def with_fallbacks(
+    chosen: Sequence[AudioObject], others: Iterable[AudioObject]
+) -> list[AudioObject]:
+    """``chosen`` with each track's ``others`` attached in order of preference."""
+    by_track: dict[str, list[AudioObject]] = {}
+    for other in others:
+        if other.track_id is not None:
+            by_track.setdefault(other.track_id, []).append(other)
+    return [
+        replace(obj, fallbacks=tuple(sorted(by_track.get(obj.track_id, []), key=_preference)))
+        if obj.track_id in by_track
+        else obj
+        for obj in chosen
+    ]
+
+
 def pending(
     connection: Connection,
     objects: Sequence[AudioObject],
@@ -147,18 +195,33 @@ def pending(
         objects = [o for o in objects if o.track_id in wanted]
     if reanalyse:
         return list(objects)
-    done = dict(
-        connection.execute(
-            select(track_audio_features.c.track_id, track_audio_features.c.source_signature).where(
-                track_audio_features.c.extractor_version == version
-            )
-        ).all()
-    )
+    done = {
+        track_id: (key, signature)
+        for track_id, key, signature in connection.execute(
+            select(
+                track_audio_features.c.track_id,
+                track_audio_features.c.object_key,
+                track_audio_features.c.source_signature,
+            ).where(track_audio_features.c.extractor_version == version)
+        )
+    }
+    bad_keys = known_bad(connection, objects, version)
+    return [
+        o
+        for o in objects
+        if o.key not in bad_keys
+        and (o.track_id is None or done.get(o.track_id) != (o.key, o.signature))
+    ]
+
+
+def known_bad(connection: Connection, objects: Sequence[AudioObject], version: str) -> set[str]:
+    """Keys of ``objects`` this version quarantined as they are now (same signature), for a
+    reason that is the file's (not ``RETRIED_REASONS``)."""
     digests = {payload_sha256(quarantine_payload(o, version)): o.key for o in objects}
-    known_bad: set[str] = set()
+    found: set[str] = set()
     keys = list(digests)
     for start in range(0, len(keys), _IN_CHUNK):
-        known_bad.update(
+        found.update(
             connection.execute(
                 select(quarantine.c.payload_sha256).where(
                     quarantine.c.source == QUARANTINE_SOURCE,
@@ -167,12 +230,26 @@ def pending(
                 )
             ).scalars()
         )
-    bad_keys = {digests[digest] for digest in known_bad}
-    return [
-        o
-        for o in objects
-        if o.key not in bad_keys and (o.track_id is None or done.get(o.track_id) != o.signature)
-    ]
+    return {digests[digest] for digest in found}
+
+
+def withdraw_features(connection: Connection, rejected_objects: Iterable[AudioObject]) -> int:
+    """Delete the features (of any version) made from what a now-rejected key held before it
+    was replaced: a track whose only good file was replaced by a bad one then has no current
+    features, instead of the old file's."""
+    withdrawn = 0
+    for obj in rejected_objects:
+        if obj.track_id is None:
+            continue
+        result = connection.execute(
+            delete(track_audio_features).where(
+                track_audio_features.c.track_id == obj.track_id,
+                track_audio_features.c.object_key == obj.key,
+                track_audio_features.c.source_signature != obj.signature,
+            )
+        )
+        withdrawn += result.rowcount
+    return withdrawn
 
 
 def batches(
