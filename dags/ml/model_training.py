@@ -4,9 +4,10 @@
 Trains the recommender every week (and on demand), judges it honestly, and promotes it only
 when it is better than what serves.
 
-* **Data**: plays per (user, track) from `listening_events` over the last `window_days`
-  (default 90) before `until` (default: the run's end). The last `holdout_days` (default 7)
-  are the hold-out: the tracks each user *first* played then, for users and tracks known before.
+* **Data**: plays per (user, track) from `listening_events` over the `window_days` (default 90)
+  whole UTC days before `until` (default: 00:00 UTC of the run's day, so every run of one day
+  reads the same plays). The last `holdout_days` (default 7) are the hold-out: the tracks each
+  user *first* played then, for users and tracks known before.
 * **Candidates**: ours, EASE (an item-item model solved in closed form in torch; `l2`,
   `popularity_penalty`, `min_listeners`, `max_items`), `implicit`'s ALS (`als_factors`,
   `als_iterations`, `seed`; alpha 1, 10 and 40, the best kept) and the most-popular list, all fitted
@@ -17,8 +18,10 @@ when it is better than what serves.
 * **Registry**: every candidate is refit on the whole window and registered: weights
   (`state_dict`, no pickle), item ids and a JSON card under `models/<model_id>/` in the object
   store, a row in `model_registry`. The id is a hash of kind, parameters, window, data and code
-  version; files are written once. A re-run with the same inputs finds its models, trains
-  nothing and applies the gate again (which changes nothing if it already ran).
+  version; files are written once. A re-run with the same inputs (the same window, plays and
+  settings: a second run the same day) finds its models, trains nothing, logs and returns
+  `reused models <ids>: same data and settings` (audit `model_reused`) and applies the gate
+  again (which changes nothing if it already ran).
 * **Gate** (`promote`): ours serves only if it beats the production model *and* ALS on NDCG@10;
   otherwise the production model stays and every candidate's row says why. With no production
   model yet, the best of ours, ALS and the popular list serves, so users always get

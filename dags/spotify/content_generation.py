@@ -7,8 +7,9 @@ descriptions to Spotify after a person approves them.
 * **Runs** after `playlist_update` or `artist_monitoring` update their tables, or when
   `trend_detection` finds significant trends (Asset schedule), or when triggered.
 * **Playlist descriptions** (one per managed playlist): a template states the playlist's facts
-  (tracks, plays and listeners in the window, the No. 1 track); every sentence is stored with the
-  numbers behind it. With an LLM connection (`llm_conn_id` or the `content_llm_conn_id`
+  (tracks, plays and listeners in the window, the No. 1 track, counted over whole UTC days before
+  the run's day, so every run of one day states the same facts and drafts nothing new); every
+  sentence is stored with the numbers behind it. With an LLM connection (`llm_conn_id` or the `content_llm_conn_id`
   variable; off by default) the text may be rewritten, but only an answer that states no number
   the facts lack, has no link or markup and fits 300 characters is used; the rest is quarantined
   and the template text stays.

@@ -8,8 +8,9 @@ Keeps every managed playlist equal to its target track list, in the fewest write
   "spotify_conn_id"}`), and dropped with `unmanage_playlist_ids`. The connection's user (its
   refresh token) must own the playlist. `playlist_ids` limits a run to some of them.
 * **Targets**: `most_played` = the `size` most played tracks in `listening_events` over the
-  `window_days` days before the data interval's end (the start of the day for manual runs; ties
-  by track id); `track_list` = exactly `track_ids`. Each track appears once.
+  `window_days` whole UTC days before the day the data interval ends in (a manual run at any
+  hour: the days before today, so a second run that day finds the same target; ties by track
+  id); `track_list` = exactly `track_ids`. Each track appears once.
 * **Sync**: reads the live playlist, computes the diff, and writes it with the cheaper of two
   plans (at most 100 items per call): *edit* (remove by position guarded by `snapshot_id`, move
   blocks, insert the missing runs; kept tracks keep their added date) or *replace*. A write whose

@@ -104,6 +104,22 @@ def test_a_re_run_with_the_same_inputs_trains_nothing(airflow_home, warehouse, f
     result = airflow_home.dags_test("model_training", CONF)
     assert result.returncode == 0, result.stdout[-4000:]
     assert _models(warehouse) == first_run
+    assert len(_audits(warehouse, "model_reused")) == 1
+
+
+def test_a_run_later_the_same_day_reuses_the_models_and_says_so(airflow_home, warehouse,
+                                                                first_run):  # fmt: skip
+    """No ``until``: the window ends at 00:00 UTC of the run's day, whatever its hour."""
+    conf = {key: value for key, value in CONF.items() if key != "until"}
+    result = airflow_home.airflow("dags", "test", "model_training", f"{UNTIL}T14:37:00+00:00",
+                                  "--conf", json.dumps(conf))  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert _models(warehouse) == first_run
+    reused = _audits(warehouse, "model_reused")[-1]
+    ids = {row["kind"]: model_id for model_id, row in first_run.items()}
+    models = ", ".join(ids[kind] for kind in ("ease", "als", "popular"))
+    assert reused["detail"] == f"reused models {models}: same data and settings"
+    assert reused["detail"] in result.stdout
 
 
 def test_other_parameters_must_beat_production_to_serve(airflow_home, warehouse, first_run):

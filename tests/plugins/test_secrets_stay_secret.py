@@ -10,9 +10,15 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import time
 from pathlib import Path
 
-from spotify_agent.spotify_emulator.config import ClientApp, EmulatorConfig, RefreshGrant
+from spotify_agent.spotify_emulator.config import (
+    CatalogSpec,
+    ClientApp,
+    EmulatorConfig,
+    RefreshGrant,
+)
 from spotify_agent.spotify_emulator.testing import run_emulator
 from tests.receivers import run_pagerduty_receiver
 
@@ -40,8 +46,14 @@ def test_planted_secrets_appear_nowhere(airflow_home) -> None:
         clients=(ClientApp("leak-test-client", client_secret),),
         refresh_tokens=(RefreshGrant(refresh_token, client_id="leak-test-client"),),
     )
+    # Plays up to now, not the day's fixed instants: new to this session's warehouse even when
+    # an earlier test ingested the day's plays, so listening_ingest has work to audit.
+    catalog = CatalogSpec(history_end_ms=int(time.time() * 1000))
     outputs = []
-    with run_emulator(config=config) as spotify, run_pagerduty_receiver() as pagerduty:
+    with (
+        run_emulator(config=config, catalog=catalog) as spotify,
+        run_pagerduty_receiver() as pagerduty,
+    ):
         pagerduty.routing_key = routing_key
         env = {
             "AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(spotify.connection()),

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, distinct, func, select
 
 from spotify_agent.content.text import MAX_DESCRIPTION_CHARS, Draft, Sentence, plural
 from spotify_agent.spotify.models import Tier, Track, parse_objects
-from spotify_agent.spotify.playlist_store import ManagedPlaylist, target_track_ids
+from spotify_agent.spotify.playlist_store import ManagedPlaylist, day_start, target_track_ids
 from spotify_agent.warehouse.schema import listening_events
 
 SUBJECT_TYPE = "playlist_description"
@@ -38,7 +38,9 @@ class PlaylistFacts:
 def playlist_facts(
     connection: Connection, playlist: ManagedPlaylist, *, end: datetime
 ) -> PlaylistFacts:
-    """What the playlist holds on the day ending at ``end`` and how much it was played."""
+    """What the playlist holds on the day ending at ``end`` and how much it was played, over
+    whole UTC days (a run at 09:00 and one at 17:00 state the same facts: the same text)."""
+    end = day_start(end)
     track_ids = tuple(target_track_ids(connection, playlist, end=end))
     start = end - timedelta(days=playlist.window_days)
     window = (

@@ -27,8 +27,9 @@ class ModelTrainingConf(RunConf):
     until: UpToToday = Field(
         default=None,
         description=(
-            "Train on plays before this UTC day (YYYY-MM-DD, not included). Default: the run's "
-            "end (the scheduled week's end; for a manual run, today at 00:00 UTC)."
+            "Train on plays before this UTC day (YYYY-MM-DD, not included). Default: the day "
+            "the run's data interval ends in (a scheduled Monday run: that Monday; a manual "
+            "run: today), so every run of one day trains on the same plays."
         ),
     )
     window_days: int = Field(

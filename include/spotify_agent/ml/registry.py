@@ -121,6 +121,25 @@ def registered(connection: Connection, model_id: str) -> dict[str, Any] | None:
     return dict(found._mapping) if found else None
 
 
+@dataclass(frozen=True)
+class RegisteredRun:
+    """What an earlier training run with the same key registered: its models and figures."""
+
+    models: dict[str, str]
+    candidates: dict[str, dict[str, Any]]
+
+
+def registered_run(connection: Connection, model_id: str, run_key: str) -> RegisteredRun | None:
+    """The run ``run_key`` that registered ``model_id`` (one of its models), or None when the
+    model is not registered or was registered by a run with other inputs."""
+    row = registered(connection, model_id)
+    compared = (row or {}).get("compared") or {}
+    if compared.get("run") != run_key:
+        return None
+    candidates = {k: v for k, v in compared.items() if k not in ("run", "models")}
+    return RegisteredRun(dict(compared["models"]), candidates)
+
+
 def serving_model(connection: Connection) -> dict[str, Any] | None:
     found = connection.execute(
         select(model_registry).where(model_registry.c.serving.is_(True))

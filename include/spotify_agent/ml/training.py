@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,26 @@ class Minimums:
     items: int = 20
     interactions: int = 200
     test_users: int = 10
+
+
+@dataclass(frozen=True)
+class TrainingWindow:
+    """Whole UTC days: candidates fit on ``[start, cutoff)``, are judged on ``[cutoff, end)``."""
+
+    start: datetime
+    cutoff: datetime
+    end: datetime
+
+    @classmethod
+    def ending(cls, end: datetime, *, days: int, holdout_days: int) -> TrainingWindow:
+        """The ``days`` whole UTC days before the day ``end`` falls in (00:00 UTC stays itself),
+        so every run of one day, at whatever hour, reads the same plays."""
+        last = end.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return cls(last - timedelta(days=days), last - timedelta(days=holdout_days), last)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "cutoff": self.cutoff.isoformat(),
+                "end": self.end.isoformat()}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -214,6 +235,12 @@ def model_id(kind: str, params: dict[str, Any], window: dict[str, str], data_sha
         sort_keys=True,
     )  # fmt: skip
     return f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def training_key(params: TrainingParams, window: dict[str, str], data_sha256: str) -> str:
+    """A training run's key: every candidate's settings, the window, the data and the code
+    version. A run whose key is registered already has nothing to train."""
+    return model_id("run", params.as_dict(), window, data_sha256)
 
 
 def reindex_columns(

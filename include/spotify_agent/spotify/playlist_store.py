@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, select, update
 from spotify_agent.spotify.confs import ManagedPlaylistSpec
 from spotify_agent.spotify.playlists import SyncResult
 from spotify_agent.warehouse.schema import listening_events, managed_playlists, playlist_syncs
+from spotify_agent.warehouse.times import midnight_utc
 from spotify_agent.warehouse.upsert import upsert
 
 
@@ -109,13 +110,15 @@ def target_track_ids(
 ) -> list[str]:
     """The track ids the playlist should hold on the day that ends at ``end``.
 
-    ``most_played`` ranks tracks by plays in ``[end - window_days, end)``, ties broken by track
-    id, so the same data always gives the same order.
+    ``most_played`` ranks tracks by plays in the ``window_days`` whole UTC days before ``end``
+    (an ``end`` inside a day counts from that day's 00:00 UTC, so every run of one day ranks
+    the same plays), ties broken by track id, so the same data always gives the same order.
     """
     if playlist.rule == "track_list":
         return list(dict.fromkeys(playlist.track_ids))
     if playlist.rule != "most_played":
         raise ValueError(f"playlist {playlist.playlist_id}: unknown rule {playlist.rule!r}")
+    end = day_start(end)
     plays = func.count().label("plays")
     query = (
         select(listening_events.c.track_id, plays)
@@ -128,6 +131,11 @@ def target_track_ids(
         .limit(playlist.size)
     )
     return list(connection.execute(query).scalars())
+
+
+def day_start(at: datetime) -> datetime:
+    """00:00 UTC of the day ``at`` falls in: where rules over whole days end."""
+    return midnight_utc(at.astimezone(UTC).date())
 
 
 def record_plan(

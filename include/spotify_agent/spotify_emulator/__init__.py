@@ -61,6 +61,8 @@ absolute URLs on the emulator's own base URL. Every playlist change returns a ne
 ``snapshot_id``; old ones stay valid for removals by position, unknown ones get 400 "Invalid
 snapshot id". Recently-played pages by unix-ms cursors (``before`` backwards, ``after``
 forwards without gaps) over the ``recently_played_cap`` (50, like the real API) newest plays.
+A seeded history ends at 00:00 UTC of the day the emulator starts (``CatalogSpec.history_end_ms``
+to choose): its plays sit at the same instants all day, so reading them again adds nothing.
 
 Rate limit
 ----------

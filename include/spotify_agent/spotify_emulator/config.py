@@ -56,7 +56,8 @@ class CatalogSpec:
     events_per_user: int = 300
     playlists_per_user: int = 2
     history_days: float = 14.0
-    # End of the generated listening history (unix ms); None means "now" at generation time.
+    # End of the generated listening history (unix ms); None: 00:00 UTC of the day the
+    # catalogue is generated (the plays of one seed sit at the same instants all day).
     history_end_ms: int | None = None
     # Zipf exponent of artist popularity: larger means a steeper head.
     zipf_exponent: float = 1.15

@@ -4,7 +4,8 @@ Popularity follows a Zipf law over artists (a few stars, a long tail) and again 
 tracks, followers are heavy-tailed, and plays are drawn in proportion to that popularity with a
 per-user taste for a few genres, so histories look like real listening: the top tenth of artists
 gets most of the plays. One ``random.Random(seed)`` drives everything in a fixed order, so a seed
-always gives the same catalogue (the history's end time aside, see ``CatalogSpec.history_end_ms``).
+always gives the same catalogue; the listening history ends at the start of the current UTC day
+unless ``CatalogSpec.history_end_ms`` says otherwise, so a seed gives the same plays all day.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def _with_listeners(
 ) -> Catalog:
     users = _users(spec, rng)
     tastes = {user_id: _taste(rng, artists, tracks) for user_id in users}
-    end_ms = spec.history_end_ms if spec.history_end_ms is not None else int(time.time() * 1000)
+    end_ms = spec.history_end_ms if spec.history_end_ms is not None else start_of_utc_day_ms()
     playlists = _playlists(spec, rng, ids, users, tastes, tracks, end_ms)
     plays = {
         user_id: _history(spec, rng, user_id, tastes[user_id], albums, tracks, playlists, end_ms)
@@ -123,6 +124,14 @@ def _with_listeners(
         playlists=playlists,
         markets=markets,
     )
+
+
+def start_of_utc_day_ms(at_s: float | None = None) -> int:
+    """00:00 UTC of the day ``at_s`` (unix seconds; default now) falls in, in unix ms: where a
+    history ends by default. Every emulator started on one day serves the same plays at the
+    same instants (they come from the seed), so reading them again that day adds nothing."""
+    seconds = int(time.time() if at_s is None else at_s)
+    return (seconds - seconds % 86_400) * 1000
 
 
 class _IdFactory:

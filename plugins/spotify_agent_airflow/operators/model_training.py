@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -31,20 +31,24 @@ class TrainRecommenderOperator(BaseOperator):
         from spotify_agent.ml.training import (
             Minimums,
             TrainingParams,
+            TrainingWindow,
             data_fingerprint,
-            model_id,
             refusal,
             time_split,
+            training_key,
         )
         from spotify_agent.warehouse.times import midnight_utc
         from spotify_agent_airflow.context import interval_end
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, ModelTrainingConf)
-        end = midnight_utc(conf.until) if conf.until else interval_end(context)
-        cutoff = end - timedelta(days=conf.holdout_days)
-        start = end - timedelta(days=conf.window_days)
-        window = {k: v.isoformat() for k, v in (("start", start), ("cutoff", cutoff), ("end", end))}
+        # Whole UTC days before the run's day: every run of one day reads the same plays.
+        period = TrainingWindow.ending(
+            midnight_utc(conf.until) if conf.until else interval_end(context),
+            days=conf.window_days,
+            holdout_days=conf.holdout_days,
+        )
+        window = period.as_dict()
         params = TrainingParams(
             ease=EaseParams(
                 l2=conf.l2,
@@ -58,46 +62,53 @@ class TrainRecommenderOperator(BaseOperator):
         )
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
         with engine.connect() as connection:
-            before = plays_between(connection, start, cutoff)
-            after = plays_between(connection, cutoff, end)
+            before = plays_between(connection, period.start, period.cutoff)
+            after = plays_between(connection, period.cutoff, period.end)
         split = time_split(before, after)
         data_sha256 = data_fingerprint(before, after)
-        run_key = model_id("run", params.as_dict(), window, data_sha256)
+        run_key = training_key(params, window, data_sha256)
         summary: dict[str, Any] = {"window": window, "data_sha256": data_sha256, "run": run_key}
         why_not = refusal(split, Minimums())
         if why_not:
             self._audit(context, engine, "model_refused", "refused", split, run_key, why_not)
             log.warning("no model trained for %s: %s", window, why_not)
             return {**summary, "refused": why_not}
-        with engine.connect() as connection:
-            done = self._already_registered(connection, params, window, data_sha256, run_key)
-        if done is not None:
-            log.info("the same window, data and parameters were trained before: %s", done)
-            return {**summary, **done, "reused": True}
+        reused = self._reuse(context, engine, split, params, window, data_sha256, run_key)
+        if reused is not None:
+            return {**summary, **reused}
         trained = self._train(
             context, engine, split, before, after, params, window, data_sha256, run_key
         )
         return {**summary, **trained}
 
-    def _already_registered(
+    def _reuse(
         self,
-        connection: Any,
+        context: Any,
+        engine: Any,
+        split: Any,
         params: Any,
         window: dict[str, str],
         data_sha256: str,
         run_key: str,
     ) -> dict[str, Any] | None:
-        """What an earlier run with every same input registered (the gate runs on it again)."""
+        """What an earlier run with every same input registered, said and audited (the gate
+        then runs on it again, which changes nothing if it ran before); None: train."""
         from dataclasses import asdict
 
-        from spotify_agent.ml.registry import registered
+        from spotify_agent.ml.registry import registered_run
         from spotify_agent.ml.training import model_id
 
-        ours = registered(connection, model_id("ease", asdict(params.ease), window, data_sha256))
-        if ours is None or ours["compared"].get("run") != run_key:
+        ours = model_id("ease", asdict(params.ease), window, data_sha256)
+        with engine.connect() as connection:
+            earlier = registered_run(connection, ours, run_key)
+        if earlier is None:
             return None
-        candidates = {k: v for k, v in ours["compared"].items() if k not in ("run", "models")}
-        return {"candidates": candidates, "models": ours["compared"]["models"]}
+        ids = ", ".join(earlier.models.values())
+        note = f"reused models {ids}: same data and settings"
+        log.info("%s (plays in [%s, %s), data %s)", note, window["start"], window["end"],
+                 data_sha256[:12])  # fmt: skip
+        self._audit(context, engine, "model_reused", "done", split, run_key, note)
+        return {"candidates": earlier.candidates, "models": earlier.models, "reused": note}
 
     def _train(
         self,

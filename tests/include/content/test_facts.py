@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from spotify_agent.content.digest import (
     artist_digest,
@@ -25,6 +25,7 @@ from spotify_agent.warehouse.schema import (
     artist_releases,
     artist_snapshots,
     catalogue_tracks,
+    content_versions,
     listening_events,
     listening_trends,
 )
@@ -84,6 +85,31 @@ def test_storing_the_same_text_twice_keeps_one_version_and_its_status(warehouse)
         again = store_draft(connection, draft, run_id="r2", trace_id="t" * 32, at=END)
         assert again == get_version(connection, *first.key.values())
         assert again.status == "rejected"
+
+
+def test_two_runs_of_one_day_state_the_same_facts_and_keep_one_version(warehouse) -> None:
+    """Plays age out of a window that ends at the clock's hour: whole days keep the text."""
+    with warehouse.begin() as connection:
+        _plays(connection, {A: ["u1", "u2"], B: ["u3"]}, at=END - timedelta(days=1))
+        # a window counted back from the clock would hold these at 09:00 and not at 17:00
+        _plays(connection, {A: ["u4"] * 3}, at=END - timedelta(days=7, hours=-10))
+        # and this one at 17:00 only: the day is not over, so no run of it counts it
+        _plays(connection, {B: ["u5"]}, at=END + timedelta(hours=12))
+    playlist = ManagedPlaylist("p" * 22, "spotify_default", "most_played", 10, 7, ())
+    versions = set()
+    for hour in (9, 17):
+        at = END + timedelta(hours=hour)
+        with warehouse.begin() as connection:
+            facts = playlist_facts(connection, playlist, end=at)
+            draft = describe_playlist(facts, {}, period=at.date().isoformat())
+            assert draft is not None
+            stored = store_draft(connection, draft, run_id=f"run-{hour}", trace_id="0" * 32, at=at)
+            versions.add(stored.content_sha256)
+        assert (facts.track_ids, facts.plays, facts.listeners) == ((A, B), 6, 4)
+    assert len(versions) == 1
+    with warehouse.connect() as connection:
+        count = connection.execute(select(func.count()).select_from(content_versions))
+        assert count.scalar_one() == 1
 
 
 def test_the_digest_covers_the_last_complete_iso_week(warehouse) -> None:

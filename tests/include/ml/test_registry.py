@@ -1,10 +1,12 @@
 """The registry: files that check themselves, and one serving model at a time (both backends)."""
 
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sqlalchemy import select
 
 from spotify_agent.ml.models import EaseParams, EaseRecommender
 from spotify_agent.ml.registry import (
@@ -13,9 +15,20 @@ from spotify_agent.ml.registry import (
     promote,
     record_model,
     registered,
+    registered_run,
     save_model,
     serving_model,
 )
+from spotify_agent.ml.store import plays_between
+from spotify_agent.ml.synthetic import scene_listening
+from spotify_agent.ml.training import (
+    TrainingParams,
+    TrainingWindow,
+    data_fingerprint,
+    model_id,
+    training_key,
+)
+from spotify_agent.warehouse.schema import listening_events, model_registry
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -77,3 +90,38 @@ def test_one_model_serves_at_a_time_and_re_recording_does_not_demote_it(warehous
         assert serving["model_id"] == "m2" and serving["reason"] == "better"
         assert serving["run_id"] == "again"
         assert registered(connection, "m1")["serving"] is False
+
+
+def _a_training_run(warehouse, at: datetime, params: TrainingParams) -> tuple[str, bool]:
+    """What the train task decides at ``at``: its key, and whether it registers anything."""
+    window = TrainingWindow.ending(at, days=30, holdout_days=7)
+    with warehouse.connect() as connection:
+        data = data_fingerprint(plays_between(connection, window.start, window.cutoff),
+                                plays_between(connection, window.cutoff, window.end))  # fmt: skip
+    key = training_key(params, window.as_dict(), data)
+    ours = model_id("ease", asdict(params.ease), window.as_dict(), data)
+    with warehouse.begin() as connection:
+        if registered_run(connection, ours, key) is not None:
+            return key, False
+        compared = {"ease": {"ndcg": 0.1}, "run": key, "models": {"ease": ours}}
+        record_model(connection, {**row(ours), "data_sha256": data, "compared": compared})
+    return key, True
+
+
+def test_a_second_training_the_same_day_finds_the_first_ones_models(warehouse):
+    with warehouse.begin() as connection:
+        connection.execute(listening_events.insert(), scene_listening(end=NOW, days=30, seed=3))
+    params = TrainingParams()
+    morning = _a_training_run(warehouse, NOW + timedelta(hours=3, minutes=12), params)
+    evening = _a_training_run(warehouse, NOW + timedelta(hours=17), params)
+    other_settings = _a_training_run(warehouse, NOW + timedelta(hours=18),
+                                     TrainingParams(als_alphas=(1.0,)))  # fmt: skip
+
+    assert morning[1] is True and evening == (morning[0], False)
+    assert other_settings[1] is True and other_settings[0] != morning[0]
+    with warehouse.connect() as connection:
+        rows = connection.execute(select(model_registry.c.model_id)).scalars().all()
+    # ALS settings do not change ours' id: the row is refreshed, not added
+    assert len(rows) == 1
+    # the next day's window holds other plays: new data, a new key
+    assert _a_training_run(warehouse, NOW + timedelta(days=1), params)[0] != morning[0]

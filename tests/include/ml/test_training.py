@@ -1,4 +1,7 @@
-"""The time split, the refusal, the gate and model ids, on data whose answers are known."""
+"""The time split, the refusal, the gate, the window and model ids, on data whose answers are
+known."""
+
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -8,12 +11,15 @@ from spotify_agent.ml.evaluation import RankingMetrics
 from spotify_agent.ml.interactions import Interactions
 from spotify_agent.ml.training import (
     Minimums,
+    TrainingParams,
+    TrainingWindow,
     data_fingerprint,
     decide,
     model_id,
     refusal,
     reindex_columns,
     time_split,
+    training_key,
 )
 
 
@@ -84,6 +90,29 @@ def test_model_ids_change_with_any_input_and_only_then():
     assert len({base, model_id("ease", {"l2": 3}, window, "abc"),
                 model_id("ease", {"l2": 2.5}, window, "abd"),
                 model_id("als", {"l2": 2.5}, window, "abc")}) == 4  # fmt: skip
+
+
+def test_the_window_is_whole_utc_days_before_the_runs_day_at_any_hour():
+    day = datetime(2026, 11, 2, tzinfo=UTC)
+    runs = [day, day + timedelta(hours=3), day + timedelta(hours=23, minutes=59, seconds=59),
+            datetime(2026, 11, 2, 1, 30, tzinfo=timezone(timedelta(hours=1)))]  # fmt: skip
+    windows = {TrainingWindow.ending(run, days=90, holdout_days=7) for run in runs}
+
+    assert windows == {TrainingWindow(datetime(2026, 8, 4, tzinfo=UTC),
+                                      datetime(2026, 10, 26, tzinfo=UTC), day)}  # fmt: skip
+    assert TrainingWindow.ending(day + timedelta(days=1), days=90, holdout_days=7).end > day
+
+
+def test_the_training_key_follows_settings_window_and_data_only():
+    window = TrainingWindow.ending(datetime(2026, 11, 2, 14, 37, tzinfo=UTC), days=90,
+                                   holdout_days=7).as_dict()  # fmt: skip
+    key = training_key(TrainingParams(), window, "abc")
+
+    assert training_key(TrainingParams(), dict(window), "abc") == key
+    assert training_key(TrainingParams(als_alphas=(1.0,)), window, "abc") != key
+    assert training_key(TrainingParams(), window, "abd") != key
+    assert training_key(TrainingParams(), {**window, "end": "2026-11-03T00:00:00+00:00"},
+                        "abc") != key  # fmt: skip
 
 
 def test_the_data_fingerprint_follows_the_plays():

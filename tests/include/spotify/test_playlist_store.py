@@ -71,6 +71,12 @@ def test_most_played_ranks_the_window_by_plays_then_track_id(warehouse) -> None:
         manage(connection, [_spec(P1, size=3, window_days=7)], run_id="r", at=END)
         (playlist,) = managed(connection)
         assert target_track_ids(connection, playlist, end=END) == [TRACKS[1], TRACKS[0], TRACKS[2]]
+        # a run later that day ranks the same whole days: that day's plays wait for its end
+        today = [{**rows[-1], "user_id": f"today{n}", "played_at": END + timedelta(hours=2)}
+                 for n in range(5)]  # fmt: skip
+        connection.execute(insert(listening_events), today)
+        later = target_track_ids(connection, playlist, end=END + timedelta(hours=23))
+        assert later == [TRACKS[1], TRACKS[0], TRACKS[2]]
 
 
 def _result(**fields: object) -> SyncResult:
