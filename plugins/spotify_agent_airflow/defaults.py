@@ -50,4 +50,20 @@ def default_args(**overrides: Any) -> dict[str, Any]:
         "on_success_callback": [PagerDutyTaskNotifier("resolve")],
     }
     args.update(overrides)
+    scale = retry_delay_scale()
+    if scale != 1.0:
+        for name in ("retry_delay", "max_retry_delay"):
+            args[name] = args[name] * scale
     return args
+
+
+def retry_delay_scale() -> float:
+    """``[spotify_agent] retry_delay_scale`` (``AIRFLOW__SPOTIFY_AGENT__RETRY_DELAY_SCALE``):
+    multiplies every DAG's retry delays. 1 in deployments; the tests set 0.01 so a job that
+    fails through its retries does so in seconds, with the same number of attempts."""
+    from airflow.sdk import conf
+
+    scale = conf.getfloat("spotify_agent", "retry_delay_scale", fallback=1.0)
+    if not 0 < scale <= 1:
+        raise ValueError(f"[spotify_agent] retry_delay_scale: {scale} is not in (0, 1]")
+    return scale

@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, select
 
 from spotify_agent.warehouse.schema import audit_log
@@ -32,7 +33,11 @@ def _run(airflow_home, conf: dict[str, str]):
         "retry_policy_probe",
         "--conf",
         json.dumps(conf),
-        extra_env={"AIRFLOW__CORE__DAGS_FOLDER": str(FIXTURES)},
+        # The probe's 10-minute delay at full length (the suite shortens retry delays).
+        extra_env={
+            "AIRFLOW__CORE__DAGS_FOLDER": str(FIXTURES),
+            "AIRFLOW__SPOTIFY_AGENT__RETRY_DELAY_SCALE": "1",
+        },
     )
 
 
@@ -52,3 +57,17 @@ def test_permanent_failure_fails_at_once_despite_retries_left(airflow_home) -> N
     assert result.returncode != 0
     assert _attempts(airflow_home, trace_id) == [(1, "failed")]
     assert "invalid_client: the Spotify secret was revoked" in result.stdout
+
+
+def test_the_retry_delay_scale_shortens_delays_and_keeps_the_attempts(monkeypatch) -> None:
+    from datetime import timedelta
+
+    from spotify_agent_airflow.defaults import default_args
+
+    monkeypatch.setenv("AIRFLOW__SPOTIFY_AGENT__RETRY_DELAY_SCALE", "0.01")
+    args = default_args(retry_delay=timedelta(seconds=15))
+    assert (args["retries"], args["retry_delay"]) == (3, timedelta(seconds=0.15))
+    assert args["max_retry_delay"] == timedelta(seconds=18)
+    monkeypatch.setenv("AIRFLOW__SPOTIFY_AGENT__RETRY_DELAY_SCALE", "0")
+    with pytest.raises(ValueError, match="retry_delay_scale"):
+        default_args()
