@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # Test processes (pytest-xdist); most DAG tests wait on subprocesses, so even 2 cores gain.
 TEST_WORKERS ?= auto
 
-.PHONY: help install init demo test up up-celery lint security audit typecheck bench lock migrate restore clean
+.PHONY: help install init demo test up up-celery lint security audit typecheck bench lock migrate restore request-erasure rotate-erasure-key clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,10 +27,10 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 
 install: $(STAMP) ## create .venv and install the locked dependencies
 
-init: install ## local Airflow home (SQLite), settings from airflow_settings.yaml, warehouse migrated
+init: install ## local Airflow home (SQLite), missing settings from airflow_settings.yaml (FORCE=1 overwrites), warehouse migrated
 	@mkdir -p var/airflow var/objects
 	$(ENV) $(BIN)/airflow db migrate > var/airflow/db-migrate.log 2>&1 || { tail -20 var/airflow/db-migrate.log; exit 1; }
-	$(ENV) $(CLI) apply-settings
+	$(ENV) $(CLI) apply-settings $(if $(FORCE),--force)
 	$(ENV) $(CLI) migrate-warehouse
 
 migrate: install ## run the warehouse migrations only
@@ -59,8 +59,15 @@ security: install ## secrets scan of every tracked file (detect-secrets); ruff's
 audit: install ## known vulnerabilities in the locked pins (pip-audit; needs pypi.org's JSON API or OSV)
 	$(BIN)/pip-audit --strict --no-deps --disable-pip --progress-spinner off -r constraints.txt
 
-restore: init ## restore a verified warehouse backup beside the warehouse: DATE=YYYY-MM-DD [INTO=url]
-	$(ENV) $(CLI) restore-warehouse $(if $(DATE),--date $(DATE)) $(if $(INTO),--into $(INTO))
+restore: install ## list verified backups, or restore one beside the warehouse: [DATE=YYYY-MM-DD|latest] [INTO=url] [OBJECTS=url]
+	$(ENV) $(CLI) restore-warehouse $(if $(DATE),--date $(DATE)) $(if $(INTO),--into $(INTO)) $(if $(OBJECTS),--objects $(OBJECTS))
+
+request-erasure: install ## record an erasure request (USER_ID=<spotify user id>) and print its id for gdpr_erasure
+	@test -n "$(USER_ID)" || { echo "usage: make request-erasure USER_ID=<spotify user id>"; exit 2; }
+	$(ENV) $(CLI) request-erasure "$(USER_ID)"
+
+rotate-erasure-key: install ## make the key in GDPR_ERASURE_NEW_KEY (environment) the erasure key, keeping the old one for matching
+	$(ENV) $(CLI) rotate-erasure-key
 
 bench: install ## the benchmarks (full size); add ARGS=--quick for the CI size
 	$(ENV) $(BIN)/python bench/parse_time.py $(ARGS)

@@ -2,16 +2,18 @@
 ### gdpr_erasure
 
 Erases a listener's personal data from every place it lives, proves it, and keeps a receipt
-that never shows who it was. Hourly, and on demand with the user's id in the run conf.
+that never shows who it was. Hourly, and on demand with a recorded request's id in the run conf.
 
-* **Request** (`accept_requests`): `{"user_id": "...", "request_id": "..."}` in the conf
-  records a request (`request_id` is the caller's, so repeating a trigger is harmless; empty:
-  one derived from the run id). An id that is not a Spotify user id is refused before the run
-  starts. Each run then takes up to `max_requests` waiting requests, oldest first, including
-  ones a backend wrote straight into `erasure_requests` (`user_hmac` may be left empty; a row
-  whose id is not a Spotify user id, or whose hash was made with another key, fails its task
-  without erasing anything). From the moment a request is recorded, `listening_ingest` keeps
-  nothing new of that user.
+* **Request** (`accept_requests`): requests are recorded in the warehouse's
+  `erasure_requests` beforehand, by the backend (`spotify_agent.maintenance.erasure.record_request`
+  or one SQL insert, `user_hmac` left empty) or in development by `make request-erasure
+  USER_ID=...`: the raw id never enters a run conf, which every Viewer can read. The conf names a
+  request by its id, `{"request_id": "..."}`; a conf with a `user_id`, or an id nobody recorded,
+  fails the first task at once. Each run then takes the conf's request and up to `max_requests`
+  waiting ones, oldest first; a completed request is not run again. A row whose id is not a
+  Spotify user id, or whose hash was made with another key, fails its task without erasing
+  anything. From the moment a request is recorded, `listening_ingest` keeps nothing new of that
+  user.
 * **Erase** (`erase_user`, one mapped task per request, one at a time): every store in the registry
   (`spotify_agent.maintenance.personal_data`, listed in docs/ARCHITECTURE.md): listening events
   and cursors, profile, per-listener aggregates and recommendations deleted, quarantined
@@ -22,11 +24,14 @@ that never shows who it was. Hourly, and on demand with the user's id in the run
 * **Proof**: every store is then searched for the id; anything found fails the attempt naming
   the store (the retry erases it again). Only a clean search completes the request.
 * **Receipt**: an audit row `user_erased` keyed by an HMAC of the id (key from the
-  `gdpr_erasure_key` connection) with the stores and counts per store; an unknown user gets a
-  receipt saying nothing was found. The raw id is then cleared from `erasure_requests`.
-* **Backups**: the HMAC also goes to the erasure log (`erasure_log` and
-  `gdpr/erasure-log/` in the object store); `make restore` replays it, so a restored
-  pre-erasure backup ends without the user.
+  `gdpr_erasure_key` connection) with the id of that key, the stores and counts per store; an
+  unknown user gets a receipt saying nothing was found. The raw id is then cleared from
+  `erasure_requests`. Keys rotate (`make rotate-erasure-key`): retired keys stay in the
+  connection for matching, and a key the log needs but the connection lacks fails the run naming
+  it (docs/OPERATIONS.md).
+* **Backups**: the HMAC also goes to the append-only erasure log (`erasure_log` and
+  `gdpr/erasure-log/<request id>.json` in the object store); `make restore` replays it, so a
+  restored pre-erasure backup ends without the user.
 """
 
 from __future__ import annotations

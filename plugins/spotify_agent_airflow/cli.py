@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from spotify_agent import project_dir
+from spotify_agent_airflow.commands import erasure, restore
 
 # The DAG families `make demo` runs, in dependency order. A new family adds itself here.
 DEMO_DAGS: tuple[str, ...] = (
@@ -40,7 +41,9 @@ DEMO_DAGS: tuple[str, ...] = (
     "log_rotation",
 )
 # A listener who never used the demo: the erasure completes with a receipt saying nothing was found.
+# Its request id is fixed, so a second demo finds the request completed and erases nothing again.
 DEMO_ERASED_USER = "demo.former-listener"
+DEMO_ERASURE_REQUEST = "demo-former-listener"
 # How many of the emulator's artists the demo adds to the watch list.
 DEMO_WATCHED_ARTISTS = 25
 # Tracks of the emulator's catalogue the demo gives synthetic audio (the last one silent).
@@ -58,8 +61,10 @@ def cmd_apply_settings(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"{args.file}: {error}", file=sys.stderr)
         return 2
-    report = apply_settings(settings)
+    report = apply_settings(settings, force=args.force)
     print(f"applied {args.file}: {report.summary()}")
+    for line in report.details():
+        print(f"  {line}")
     return 0
 
 
@@ -84,12 +89,31 @@ def cmd_migrate_warehouse(args: argparse.Namespace) -> int:
     url = _warehouse_url(args.conn_id)
     if url.get_backend_name() == "sqlite" and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    before, after = upgrade(shared_engine(url))
+    engine = shared_engine(url)
+    before, after = upgrade(engine)
     where = url.render_as_string(hide_password=True)
     if before == after:
         print(f"warehouse {where}: already at {after}")
     else:
         print(f"warehouse {where}: migrated {before or 'empty'} -> {after}")
+    return _stamp_erasure_log(engine)
+
+
+def _stamp_erasure_log(engine: Any) -> int:
+    """Give erasure-log entries written before key ids the current key's id (migration 0015)."""
+    from spotify_agent.maintenance.erasure import referenced_key_ids, stamp_legacy_entries
+    from spotify_agent_airflow.commands import keyring_outside_tasks, object_store_outside_tasks
+
+    with engine.connect() as connection:
+        if None not in referenced_key_ids(connection):
+            return 0
+    keyring = keyring_outside_tasks()
+    if keyring.current is None:
+        print("erasure-log entries predate key ids; configure gdpr_erasure_key and run again")
+        return 1
+    with engine.begin() as connection:
+        stamped = stamp_legacy_entries(connection, object_store_outside_tasks()[0], keyring=keyring)
+    print(f"stamped {stamped} erasure-log entries and requests with key {keyring.current_id}")
     return 0
 
 
@@ -124,7 +148,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             }
         # The demo has nobody to answer the approval request; a real deployment keeps it on.
         confs["content_generation"] = {"require_approval": False}
-        confs["gdpr_erasure"] = {"user_id": DEMO_ERASED_USER}
+        confs["gdpr_erasure"] = {"request_id": _record_demo_erasure()}
         if emulated.own_playlist_ids:
             confs["playlist_update"] = {
                 "manage": [
@@ -252,6 +276,27 @@ def _own_playlist_ids(base: str) -> list[str]:
     return [playlist["id"] for playlist in page.json()["items"]]
 
 
+def _record_demo_erasure() -> str:
+    """The demo's erasure request, recorded as the backend would: the run conf names only it."""
+    from datetime import UTC, datetime
+
+    from spotify_agent.maintenance.erasure import record_request
+    from spotify_agent_airflow.commands import keyring_outside_tasks
+    from spotify_agent_airflow.hooks.warehouse import shared_engine
+
+    with shared_engine(_warehouse_url("warehouse_default")).begin() as connection:
+        request_id, _ = record_request(
+            connection,
+            user_id=DEMO_ERASED_USER,
+            keyring=keyring_outside_tasks(),
+            requested_by="demo",
+            trace_id=secrets.token_hex(16),
+            at=datetime.now(UTC),
+            request_id=DEMO_ERASURE_REQUEST,
+        )
+    return request_id
+
+
 def _seed_demo_history() -> int:
     """Five weeks of finished days before today, once, of the emulator's tracks (the demo
     starts it with seed 42), the most played first."""
@@ -355,125 +400,6 @@ def demo_summary(runs: list[DemoRun]) -> str:
     return "\n".join(lines)
 
 
-def cmd_restore_warehouse(args: argparse.Namespace) -> int:
-    """Restore a verified backup side by side with the warehouse (never over it)."""
-    import tempfile
-    from datetime import date
-
-    from airflow.models.variable import Variable
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from spotify_agent.maintenance.backup import (
-        differences,
-        download,
-        fingerprint,
-        fingerprint_from_json,
-        restore_into,
-    )
-    from spotify_agent.maintenance.backup_store import latest_verified
-    from spotify_agent_airflow.hooks.warehouse import shared_engine
-    from spotify_agent_airflow.object_store import (
-        DEFAULT_OBJECT_STORE_URL,
-        OBJECT_STORE_CONN_VARIABLE,
-        OBJECT_STORE_URL_VARIABLE,
-        root_for,
-    )
-
-    source = _warehouse_url(args.conn_id)
-    day = date.fromisoformat(args.date) if args.date else None
-    with shared_engine(source).connect() as connection:
-        backup = latest_verified(connection, "warehouse", on=day)
-    if backup is None:
-        print(f"no verified warehouse backup{f' of {day}' if day else ''}", file=sys.stderr)
-        return 1
-    day = backup["backup_date"]
-    suffix = str(backup["object_key"]).rsplit(".", 1)[-1]
-    if args.into:
-        target = make_url(args.into)
-    elif suffix == "sqlite":
-        target = URL.create(
-            "sqlite", database=str(project_dir() / "var" / f"warehouse-restored-{day}.db")
-        )
-    else:
-        target = source.set(database=f"{source.database}_restored_{str(day).replace('-', '')}")
-    # Outside a task: the variables come from the metadata DB, read through Airflow's models.
-    root = root_for(
-        str(Variable.get(OBJECT_STORE_URL_VARIABLE, default_var=DEFAULT_OBJECT_STORE_URL)),
-        str(Variable.get(OBJECT_STORE_CONN_VARIABLE, default_var="aws_default")),
-    )
-    with tempfile.TemporaryDirectory(prefix="restore-") as workdir:
-        local = Path(workdir) / f"backup.{suffix}"
-        sha256 = download(root / str(backup["object_key"]), local)
-        if sha256 != backup["sha256"]:
-            print(f"{backup['object_key']}: SHA-256 differs from the recorded one", file=sys.stderr)
-            return 1
-        if suffix == "sqlite":
-            if target.database and Path(target.database).exists():
-                print(f"{target.database} exists: remove it or pass --into", file=sys.stderr)
-                return 1
-        elif not args.into:
-            admin = create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{target.database}"'))
-            admin.dispose()
-        restore_into(local, suffix=suffix, url=target)
-    engine = create_engine(target)
-    with engine.connect() as connection:
-        problems = differences(fingerprint_from_json(backup["tables"]), fingerprint(connection))
-    engine.dispose()
-    if problems:
-        print(
-            "restored, but it differs from the backup's record: " + "; ".join(problems),
-            file=sys.stderr,
-        )
-        return 1
-    where = target.render_as_string(hide_password=True)
-    print(f"restored the {day} warehouse backup into {where}; every table matches its record")
-    try:
-        replayed = _replay_erasure_log(root, source, target)
-    except ValueError as error:
-        print(f"{error}; do not use {where} until it is replayed", file=sys.stderr)
-        return 1
-    print(
-        f"replayed the erasure log: {replayed.pop('users')} erased users found again and erased "
-        f"({', '.join(f'{store}: {count}' for store, count in replayed.items())})"
-    )
-    print("To use it, point the warehouse_default connection at it (docs/CONFIGURATION.md).")
-    return 0
-
-
-def _replay_erasure_log(root: Any, source: URL, target: URL) -> dict[str, int]:
-    """Erase again, in the restored copy, every user erased since (GDPR: a restore must not
-    bring anyone back). The log is read from the object store and the live warehouse."""
-    from datetime import UTC, datetime
-
-    from airflow.models.connection import Connection
-    from airflow.sdk.exceptions import AirflowNotFoundException
-    from sqlalchemy import create_engine
-
-    from spotify_agent.maintenance.erasure import logged_hmacs, replay_erasures
-    from spotify_agent.maintenance.personal_data import check_key
-    from spotify_agent_airflow.hooks.erasure_key import ERASURE_KEY_CONN_ID
-    from spotify_agent_airflow.hooks.warehouse import shared_engine
-
-    with shared_engine(source).connect() as connection:
-        digests = logged_hmacs(root, connection)
-    try:
-        password = Connection.get_connection_from_secrets(ERASURE_KEY_CONN_ID).password
-    except AirflowNotFoundException:
-        password = None
-    if not digests and not password:
-        return {"users": 0}
-    key = check_key(password, source=ERASURE_KEY_CONN_ID)
-    engine = create_engine(target)
-    try:
-        with engine.begin() as connection:
-            return replay_erasures(connection, digests, key=key, at=datetime.now(UTC))
-    finally:
-        engine.dispose()
-
-
 def _airflow() -> str:
     return str(Path(sys.executable).with_name("airflow"))
 
@@ -488,6 +414,11 @@ def main(argv: list[str] | None = None) -> int:
         "apply-settings", help="apply airflow_settings.yaml to this Airflow"
     )
     apply.add_argument("--file", default=str(project_dir() / "airflow_settings.yaml"))
+    apply.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite connections, pools and variables that differ from the file (listed)",
+    )
     apply.set_defaults(func=cmd_apply_settings)
 
     migrate = commands.add_parser("migrate-warehouse", help="run the warehouse migrations")
@@ -498,14 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("dags", nargs="*", help=f"DAG ids (default: {' '.join(DEMO_DAGS)})")
     demo.set_defaults(func=cmd_demo)
 
-    restore = commands.add_parser(
-        "restore-warehouse",
-        help="restore a verified warehouse backup into a new database beside the warehouse",
-    )
-    restore.add_argument("--date", help="backup day, YYYY-MM-DD (default: the newest verified)")
-    restore.add_argument("--into", help="SQLAlchemy URL of an empty database to restore into")
-    restore.add_argument("--conn-id", default="warehouse_default")
-    restore.set_defaults(func=cmd_restore_warehouse)
+    restore.add_parser(commands)
+    erasure.add_parsers(commands)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

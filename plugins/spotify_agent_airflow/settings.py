@@ -1,6 +1,9 @@
 """Apply ``airflow_settings.yaml`` to a plain (non-Astro) Airflow's metadata database.
 
-Idempotent: an entry that already matches is left alone, so re-applying reports no change.
+It creates what does not exist and never clobbers what an operator configured: a connection,
+pool or variable that exists and differs from the file is reported and left as it is, unless
+``force`` (``apply-settings --force``), which overwrites it and says what it overwrote. Re-applying
+an unchanged file reports no change.
 """
 
 from __future__ import annotations
@@ -17,17 +20,26 @@ class ApplyReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # Exists and differs from the file: left as the operator set it (no --force).
+    kept: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{len(self.created)} created, {len(self.updated)} updated, "
-            f"{len(self.unchanged)} unchanged"
+            f"{len(self.kept)} kept as configured, {len(self.unchanged)} unchanged"
             + (f" (created: {', '.join(self.created)})" if self.created else "")
-            + (f" (updated: {', '.join(self.updated)})" if self.updated else "")
         )
 
+    def details(self) -> list[str]:
+        lines = [f"overwrote {name} with the file's value (--force)" for name in self.updated]
+        lines += [
+            f"{name} differs from the file: left as configured (--force overwrites it)"
+            for name in self.kept
+        ]
+        return lines
 
-def apply_settings(settings: AirflowSettings) -> ApplyReport:
+
+def apply_settings(settings: AirflowSettings, *, force: bool = False) -> ApplyReport:
     # Writing to the metadata DB is an admin task: it needs Airflow's ORM models, not the Task SDK.
     from airflow.models.connection import Connection
     from airflow.models.pool import Pool
@@ -46,9 +58,10 @@ def apply_settings(settings: AirflowSettings) -> ApplyReport:
                 session.add(Connection(conn_id=spec.conn_id, **wanted))
                 report.created.append(name)
             elif _connection_differs(existing, wanted):
-                for key, value in wanted.items():
-                    setattr(existing, key, value)
-                report.updated.append(name)
+                if force:
+                    for key, value in wanted.items():
+                        setattr(existing, key, value)
+                (report.updated if force else report.kept).append(name)
             else:
                 report.unchanged.append(name)
 
@@ -67,8 +80,9 @@ def apply_settings(settings: AirflowSettings) -> ApplyReport:
                 )
                 report.created.append(name)
             elif (pool.slots, pool.description or "") != (pool_spec.pool_slot, description):
-                pool.slots, pool.description = pool_spec.pool_slot, description
-                report.updated.append(name)
+                if force:
+                    pool.slots, pool.description = pool_spec.pool_slot, description
+                (report.updated if force else report.kept).append(name)
             else:
                 report.unchanged.append(name)
 
@@ -80,8 +94,9 @@ def apply_settings(settings: AirflowSettings) -> ApplyReport:
                 session.add(Variable(key=key, val=value))  # type: ignore[no-untyped-call]
                 report.created.append(name)
             elif variable.val != value:
-                variable.val = value
-                report.updated.append(name)
+                if force:
+                    variable.val = value
+                (report.updated if force else report.kept).append(name)
             else:
                 report.unchanged.append(name)
     return report

@@ -138,7 +138,8 @@ def test_a_verified_backup_restores_beside_the_warehouse(
         "restore-warehouse", "--date", "2026-02-01", "--into", f"sqlite:///{target}"
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "every table matches its record" in result.stdout
+    assert "every table matched its manifest; replayed" in result.stdout
+    assert not target.with_name("restored.db.partial").exists()
     with sqlite3.connect(target) as restored:
         seeded = restored.execute(
             "SELECT count(*) FROM watched_artists WHERE artist_id LIKE 'backup%'"
@@ -153,6 +154,14 @@ def test_a_verified_backup_restores_beside_the_warehouse(
     missing = airflow_home.cli("restore-warehouse", "--date", "2025-01-01")
     assert missing.returncode != 0
     assert "no verified warehouse backup of 2025-01-01" in missing.stderr
+
+    listing = airflow_home.cli("restore-warehouse")
+    assert listing.returncode == 0 and "2026-02-01" in listing.stdout
+    manifest = json.loads(
+        (airflow_home.objects_path / "backups/warehouse/2026-02-01/manifest.json").read_text()
+    )
+    assert manifest["format_version"] == 1 and manifest["status"] == "verified"
+    assert manifest["tables"]["watched_artists"]["rows"] >= 40
 
 
 def test_the_airflow_metadata_db_is_backed_up_when_its_connection_exists(

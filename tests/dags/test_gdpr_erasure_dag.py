@@ -2,7 +2,8 @@
 
 The user is seeded into every registered store, backed up by the real backup DAG, erased by the
 DAG, and then the pre-erasure backup is restored with `restore-warehouse`: the user must be gone
-from the live warehouse, the object store and the restored copy.
+from the live warehouse, the object store and the restored copy. Requests are recorded with
+`request-erasure` first; a run conf carries only the request's id.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine, select
 
+from spotify_agent.maintenance.erasure_keys import key_id
 from spotify_agent.maintenance.personal_data import REGISTRY, Place, user_hmac
 from spotify_agent.ml.publish import PREFIX
 from spotify_agent.warehouse.schema import audit_log, erasure_requests
-from tests.conftest import redis_connection
+from tests.conftest import PROJECT_DIR, redis_connection
 from tests.include.maintenance.test_erasure import seed_everywhere
 
 # airflow_settings.yaml's demo key (the connection the DAG and the CLI read).
@@ -44,6 +46,14 @@ def _erase(airflow_home, day: str, conf: dict[str, object], env: dict[str, str] 
     return airflow_home.airflow(
         "dags", "test", "gdpr_erasure", day, "--conf", json.dumps(conf), extra_env=env
     )
+
+
+def _request(airflow_home, user_id: str, request_id: str) -> str:
+    """Record a request as a developer does (the backend does the same in the warehouse)."""
+    result = airflow_home.cli("request-erasure", user_id, "--request-id", request_id)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"erasure request {request_id} " in result.stdout
+    return request_id
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +87,9 @@ def erased(airflow_home, cache):
     assert all(_found(engine, objects, GONE, cache=client).values())
     backup = airflow_home.airflow("dags", "test", "backup", "2026-05-01")
     assert backup.returncode == 0, backup.stdout[-4000:]
-    result = _erase(airflow_home, "2026-05-02", {"user_id": GONE, "request_id": "dsr-1"}, env)
+    result = _erase(
+        airflow_home, "2026-05-02", {"request_id": _request(airflow_home, GONE, "dsr-1")}, env
+    )
     assert result.returncode == 0, result.stdout[-4000:]
     yield engine, objects, result
     engine.dispose()
@@ -120,6 +132,7 @@ def test_the_receipt_names_stores_and_counts_but_never_the_id(erased) -> None:
     assert receipt["counts"]["listening_events.user_id"] == 25
     assert receipt["counts"]["cache:recommendations"] == 2
     assert json.loads(receipt["detail"])["stores"] == [store.name for store in REGISTRY]
+    assert json.loads(receipt["detail"])["key_id"] == key_id(DEMO_KEY) == request["key_id"]
     assert request["status"] == "completed" and request["user_id"] is None
     assert GONE not in audit_text.replace(KEPT, "")
 
@@ -132,7 +145,9 @@ def test_a_restored_pre_erasure_backup_ends_without_the_user(
         "restore-warehouse", "--date", "2026-05-01", "--into", f"sqlite:///{target}"
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "replayed the erasure log" in result.stdout
+    assert "replayed 1 erasures (1 logged after the backup): 1 erased users found again" in (
+        result.stdout
+    )
     restored = create_engine(f"sqlite:///{target}")
     try:
         assert _found(restored, None, GONE, kind="warehouse") == {
@@ -182,7 +197,7 @@ def test_a_late_file_does_not_bring_the_erased_user_back(airflow_home, erased) -
 
 
 def test_repeating_the_trigger_is_harmless(airflow_home, erased) -> None:
-    again = _erase(airflow_home, "2026-05-03", {"user_id": GONE, "request_id": "dsr-1"})
+    again = _erase(airflow_home, "2026-05-03", {"request_id": "dsr-1"})
     assert again.returncode == 0, again.stdout[-4000:]
     engine, _, _ = erased
     with engine.connect() as connection:
@@ -197,7 +212,8 @@ def test_repeating_the_trigger_is_harmless(airflow_home, erased) -> None:
 
 def test_an_unknown_user_completes_with_a_receipt_saying_so(airflow_home) -> None:
     user_id = f"nobody-{secrets.token_hex(4)}"
-    result = _erase(airflow_home, "2026-05-04", {"user_id": user_id})
+    request_id = _request(airflow_home, user_id, f"r-{user_id}")
+    result = _erase(airflow_home, "2026-05-04", {"request_id": request_id})
     assert result.returncode == 0, result.stdout[-4000:]
     engine = _engine(airflow_home)
     with engine.connect() as connection:
@@ -211,18 +227,29 @@ def test_an_unknown_user_completes_with_a_receipt_saying_so(airflow_home) -> Non
     assert outcome == "nothing_found"
 
 
+@pytest.mark.parametrize("request_id", ["has space", "x" * 65, "robert'); DROP TABLE x;--"])
+def test_an_invalid_reference_is_refused_before_a_run_starts(airflow_home, request_id) -> None:
+    result = _erase(airflow_home, "2026-05-05", {"request_id": request_id})
+    assert result.returncode != 0
+    assert "Invalid input for param request_id" in result.stdout + result.stderr
+
+
+def test_request_erasure_refuses_an_id_that_is_not_a_spotify_id(airflow_home) -> None:
+    result = airflow_home.cli("request-erasure", "robert'); DROP TABLE listening_events;--")
+    assert result.returncode == 2 and "user_id: not a Spotify user id" in result.stderr
+
+
 @pytest.mark.parametrize(
-    "conf, field",
+    "conf, message",
     [
-        ({"user_id": "robert'); DROP TABLE listening_events;--"}, "user_id"),
-        ({"user_id": "x" * 129}, "user_id"),
-        ({"user_id": "ok", "request_id": "has space"}, "request_id"),
+        ({"request_id": "never-recorded"}, "request_id: no erasure request 'never-recorded'"),
+        ({"user_id": "erase.me-1"}, "user_id: a run conf must not carry the user's id"),
     ],
 )
-def test_an_invalid_id_is_refused_before_a_run_starts(airflow_home, conf, field) -> None:
+def test_a_run_that_names_no_recorded_request_fails_at_once(airflow_home, conf, message) -> None:
     result = _erase(airflow_home, "2026-05-05", conf)
-    assert result.returncode != 0
-    assert f"Invalid input for param {field}" in result.stdout + result.stderr
+    assert message in result.stdout
+    assert "up_for_retry" not in result.stdout.lower()
 
 
 def test_a_request_the_backend_wrote_directly_is_processed_by_the_hourly_run(
@@ -237,7 +264,7 @@ def test_a_request_the_backend_wrote_directly_is_processed_by_the_hourly_run(
             erasure_requests.insert().values(
                 request_id=f"queued-{user_id}",
                 user_id=user_id,
-                user_hmac=user_hmac(user_id, DEMO_KEY),
+                user_hmac="",  # the documented insert: the run hashes it with its key
                 status="pending",
                 requested_by_run="backend",
                 trace_id="ef" * 16,
@@ -293,7 +320,7 @@ def test_a_run_killed_midway_is_completed_by_the_next_run(airflow_home) -> None:
             "gdpr_erasure",
             "2026-05-07",
             "--conf",
-            json.dumps({"user_id": user_id, "request_id": f"k-{user_id}"}),
+            json.dumps({"request_id": _request(airflow_home, user_id, f"k-{user_id}")}),
         ],
         env=airflow_home.env,
         stdout=subprocess.DEVNULL,
@@ -369,3 +396,66 @@ def test_a_run_killed_midway_is_completed_by_the_next_run(airflow_home) -> None:
     # the kill, before its count was committed, is found clean by the re-run (documented).
     assert counts["objects:landing/listening"] in (59, 60)
     assert all((folder / f"{n:03d}.jsonl").read_bytes() == line * 4000 for n in range(60))
+
+
+def _ingest_late_plays(airflow_home, name: str, env: dict[str, str] | None = None):
+    late = airflow_home.objects_path / f"landing/listening/late/{name}.jsonl"
+    late.parent.mkdir(parents=True, exist_ok=True)
+    play = {
+        "user_id": GONE,
+        "track_id": "4uLU6hMCjMI75M1A2tKUQC",
+        "played_at": "2026-05-01T10:00:00Z",
+    }
+    late.write_text(json.dumps(play) + "\n")
+    conf = json.dumps({"sources": ["landing_files"]})
+    return airflow_home.airflow(
+        "dags", "test", "listening_ingest", "2026-05-02", "--conf", conf, extra_env=env
+    )
+
+
+def test_a_changed_or_rotated_key_never_lets_an_erased_listener_back(
+    airflow_home, erased, tmp_path
+) -> None:
+    engine, objects, _ = erased
+    # Only the key connection of airflow_settings.yaml: forcing the whole file from this
+    # module's environment would point the session's other connections at this module's stores.
+    import yaml
+
+    settings = yaml.safe_load((PROJECT_DIR / "airflow_settings.yaml").read_text())
+    settings["airflow"] = {
+        "connections": [
+            c for c in settings["airflow"]["connections"] if c["conn_id"] == "gdpr_erasure_key"
+        ]
+    }
+    only_key = tmp_path / "only-the-key.yaml"
+    only_key.write_text(yaml.safe_dump(settings))
+    new_key = "a-new-production-erasure-key-0001"
+    # Re-applying settings with another key in the environment leaves the key alone.
+    kept = airflow_home.cli("apply-settings", extra_env={"GDPR_ERASURE_KEY": new_key})
+    assert "connection gdpr_erasure_key differs from the file: left as configured" in kept.stdout
+
+    rotated = airflow_home.cli("rotate-erasure-key", extra_env={"GDPR_ERASURE_NEW_KEY": new_key})
+    assert rotated.returncode == 0, rotated.stderr
+    assert f"current key is now {key_id(new_key.encode())}" in rotated.stdout
+    assert f"retired keys kept for matching: {key_id(DEMO_KEY)}" in rotated.stdout
+    try:
+        result = _ingest_late_plays(airflow_home, "after-rotation")
+        assert result.returncode == 0, result.stdout[-4000:]
+        assert _found(engine, objects, GONE, kind="warehouse")["listening_events.user_id"] == 0
+
+        # Overwriting the connection drops the old key: ingestion stops, naming it.
+        forced = airflow_home.cli(
+            "apply-settings",
+            "--file",
+            str(only_key),
+            "--force",
+            extra_env={"GDPR_ERASURE_KEY": new_key},
+        )
+        assert "overwrote connection gdpr_erasure_key" in forced.stdout
+        refused = _ingest_late_plays(airflow_home, "after-overwrite")
+        assert f"the erasure log refers to key {key_id(DEMO_KEY)}" in refused.stdout
+        assert "gdpr_erasure_key" in refused.stdout and "up_for_retry" not in refused.stdout
+        assert _found(engine, objects, GONE, kind="warehouse")["listening_events.user_id"] == 0
+    finally:
+        # Back to the demo key for the other tests of this home.
+        airflow_home.cli("apply-settings", "--file", str(only_key), "--force")

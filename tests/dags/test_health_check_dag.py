@@ -97,6 +97,7 @@ def test_embedded_default_run_records_health_and_audit_under_the_callers_trace_i
         "spotify": "up",
         "backups": "up",
         "disk_space": "up",
+        "erasure_keys": "up",  # the demo key; nothing erased under another
     }
     assert audit == [("health_recorded", "up"), ("task_attempt", "success")]
     # The trace id is bound into the task's log lines.
@@ -147,6 +148,7 @@ def test_production_like_setup_postgres_s3_and_redis(
         "spotify": "up",
         "backups": "off",  # a new warehouse: the backup DAG has not run yet
         "disk_space": "up",
+        "erasure_keys": "up",
     }
     assert ("task_attempt", "success") in audit
 

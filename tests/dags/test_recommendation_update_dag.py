@@ -15,6 +15,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, select
 
+from spotify_agent.maintenance.erasure_keys import key_id
 from spotify_agent.maintenance.personal_data import user_hmac
 from spotify_agent.ml.interactions import Interactions
 from spotify_agent.ml.models import EaseParams, EaseRecommender
@@ -73,17 +74,18 @@ def warehouse(airflow_home):
               "name": f"Song {t[:7]}", "duration_ms": 200_000, "updated_at": now}
              for t in sorted(tracks)],
         )  # fmt: skip
+        key = os.environ.get("GDPR_ERASURE_KEY", DEMO_KEY).encode()
+        # A request a backend recorded (not hashed yet) and an erasure completed before.
         connection.execute(
             erasure_requests.insert(),
-            [{"request_id": "req-1", "user_id": ERASING, "user_hmac": "h" * 64,
+            [{"request_id": "req-1", "user_id": ERASING, "user_hmac": "",
               "status": "pending", "requested_by_run": "r", "trace_id": "0" * 32,
               "requested_at": now}],
         )  # fmt: skip
-        key = os.environ.get("GDPR_ERASURE_KEY", DEMO_KEY).encode()
         connection.execute(
             erasure_log.insert(),
             [{"user_hmac": user_hmac(ERASED_MEANWHILE, key), "request_id": "req-0",
-              "erased_at": now}],
+              "key_id": key_id(key), "erased_at": now}],
         )  # fmt: skip
     yield engine, events
     engine.dispose()

@@ -26,6 +26,7 @@ from tests.conftest import AirflowHome, make_airflow_home
 from tests.receivers import PagerDutyReceiver, run_pagerduty_receiver
 
 REVIEWER = "reviewer"
+VIEWER = "watcher"  # the least a login can see: every DAG's runs and their confs, logs, XComs
 LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 FIXTURES = Path(__file__).resolve().parents[1] / "dags" / "fixtures"
 
@@ -73,7 +74,7 @@ def running_airflow(airflow_home, spotify, pagerduty) -> Iterator[tuple[object, 
         # asset events it emits) starts runs the test did not ask for.
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         # A named user for the API (the password is generated into AIRFLOW_HOME).
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{REVIEWER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{REVIEWER}:admin,{VIEWER}:viewer",
         "AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(spotify.connection()),
         "AIRFLOW_CONN_PAGERDUTY_DEFAULT": json.dumps(pagerduty.connection()),
         # The project's DAGs, and the test DAGs (tests/dags/fixtures) in a bundle of their own.
@@ -184,16 +185,22 @@ class Api:
         return answer
 
 
-@pytest.fixture(scope="session")
-def api(airflow_home, running_airflow) -> Api:
-    _, base = running_airflow
+def _login(airflow_home: AirflowHome, base: str, user: str) -> Api:
     passwords = json.loads(
         (airflow_home.path / "simple_auth_manager_passwords.json.generated").read_text()
     )
     answer = httpx.post(
-        f"{base}/auth/token",
-        json={"username": REVIEWER, "password": passwords[REVIEWER]},
-        timeout=30,
+        f"{base}/auth/token", json={"username": user, "password": passwords[user]}, timeout=30
     )
     answer.raise_for_status()
     return Api(base, answer.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+def api(airflow_home, running_airflow) -> Api:
+    return _login(airflow_home, running_airflow[1], REVIEWER)
+
+
+@pytest.fixture(scope="session")
+def viewer_api(airflow_home, running_airflow) -> Api:
+    return _login(airflow_home, running_airflow[1], VIEWER)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from spotify_agent.maintenance.backup import (
     Fingerprint,
@@ -15,7 +15,13 @@ from spotify_agent.maintenance.backup import (
     fingerprint_json,
     total_rows,
 )
-from spotify_agent.warehouse.schema import backups
+from spotify_agent.maintenance.backup_manifest import (
+    BackupManifest,
+    ErasureLogPosition,
+    write_manifest,
+)
+from spotify_agent.warehouse.schema import backups, erasure_log
+from spotify_agent.warehouse.times import stored_utc
 from spotify_agent.warehouse.upsert import upsert
 
 
@@ -61,6 +67,49 @@ def record_backup(
             }
         ],
         key=("database", "backup_date"),
+    )
+
+
+def write_backup_manifest(
+    objects: Any,
+    record: BackupRecord,
+    *,
+    run_id: str,
+    trace_id: str,
+    at: datetime,
+    erasure_log: ErasureLogPosition | None,
+) -> str:
+    """The record's manifest, stored beside its dump; returns its key."""
+    manifest = BackupManifest(
+        database=record.database,
+        backup_date=record.backup_date,
+        object_key=record.object_key,
+        size_bytes=record.size_bytes,
+        sha256=record.sha256,
+        tables=fingerprint_json(record.tables),
+        total_rows=total_rows(record.tables),
+        status=record.status,
+        detail=record.detail,
+        created_at=at.isoformat(),
+        run_id=run_id,
+        trace_id=trace_id,
+        erasure_log=erasure_log,
+    )
+    return write_manifest(objects, manifest)
+
+
+def erasure_log_position(connection: Connection) -> ErasureLogPosition:
+    """How far the warehouse's erasure log reached, and with which keys."""
+    entries, last = connection.execute(
+        select(func.count(), func.max(erasure_log.c.erased_at))
+    ).one()
+    key_ids = connection.execute(
+        select(erasure_log.c.key_id).where(erasure_log.c.key_id.is_not(None)).distinct()
+    ).scalars()
+    return ErasureLogPosition(
+        entries=int(entries),
+        key_ids=sorted(key_ids),
+        last_erased_at=stored_utc(last).isoformat() if last is not None else None,
     )
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self, get_args
+from typing import Any, Literal, Self, get_args
 
 from pydantic import Field, model_validator
 
 from spotify_agent.core.run_conf import RunConf
-from spotify_agent.spotify.ids import USER_ID_PATTERN
 
 Component = Literal[
     "warehouse",
@@ -19,6 +18,7 @@ Component = Literal[
     "spotify",
     "backups",
     "disk_space",
+    "erasure_keys",
 ]
 ALL_COMPONENTS: tuple[Component, ...] = get_args(Component)
 
@@ -88,30 +88,28 @@ REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 
 
 class GdprErasureConf(RunConf):
-    """Run conf of the ``gdpr_erasure`` DAG."""
+    """Run conf of the ``gdpr_erasure`` DAG: a reference to a recorded request, never the id."""
 
-    user_id: str | None = Field(
-        default=None,
-        pattern=USER_ID_PATTERN,
-        description=(
-            "Spotify user id to erase (letters, digits, '.', '_', '-'; up to 128). "
-            "Empty: only process the requests already waiting."
-        ),
-    )
     request_id: str | None = Field(
         default=None,
         pattern=REQUEST_ID_PATTERN,
         description=(
-            "The caller's id for this request (repeating it is harmless). "
-            "Empty: derived from the run id."
+            "The erasure request to process first, as recorded in the warehouse's "
+            "erasure_requests by the backend or `request-erasure` (docs/OPERATIONS.md). "
+            "Empty: process the requests waiting, oldest first."
         ),
     )
     max_requests: int = Field(
         default=50, ge=1, le=500, description="Requests processed by one run, oldest first."
     )
 
-    @model_validator(mode="after")
-    def _request_needs_user(self) -> Self:
-        if self.request_id is not None and self.user_id is None:
-            raise ValueError("request_id: given without a user_id")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _no_raw_id(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and raw.get("user_id") is not None:
+            raise ValueError(
+                "user_id: a run conf must not carry the user's id (every Viewer can read run "
+                "confs); record the request in the warehouse and pass its request_id "
+                "(docs/OPERATIONS.md, 'Submit an erasure')"
+            )
+        return raw

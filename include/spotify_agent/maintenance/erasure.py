@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from spotify_agent.core.errors import PermanentFailure
 from spotify_agent.core.objects import ensure_parent
 from spotify_agent.core.quarantine import QuarantinedItem, encode_payload
+from spotify_agent.maintenance.confs import REQUEST_ID_PATTERN
+from spotify_agent.maintenance.erasure_keys import Keyring, as_keyring
 from spotify_agent.maintenance.personal_data import (
     REGISTRY,
     PersonalDataStore,
@@ -31,6 +35,7 @@ from spotify_agent.maintenance.personal_data import (
 from spotify_agent.spotify.ids import USER_ID_PATTERN
 from spotify_agent.spotify.listening import ListeningEvent
 from spotify_agent.warehouse.schema import erasure_log, erasure_requests, erasure_steps
+from spotify_agent.warehouse.times import stored_utc
 from spotify_agent.warehouse.upsert import upsert
 
 ERASURE_LOG_PREFIX = "gdpr/erasure-log"
@@ -48,10 +53,15 @@ class InvalidRequest(ValueError):
     """A request row (a backend may write them directly) that cannot be processed safely."""
 
 
+class UnknownRequest(PermanentFailure):
+    """A run names a request that nobody recorded."""
+
+
 @dataclass(frozen=True)
 class Receipt:
     request_id: str
     user_hmac: str
+    key_id: str
     counts: dict[str, int]
     completed_at: datetime
     stores: list[str] = field(default_factory=list)
@@ -65,48 +75,93 @@ class Receipt:
             return "no personal data of this user was found in any registered store"
         return f"erased {sum(self.counts.values())} items from {len(self.stores)} stores"
 
+    def log_entry(self) -> LogEntry:
+        return LogEntry(self.request_id, self.user_hmac, self.key_id, self.completed_at.isoformat())
 
-def open_request(
+
+def record_request(
     connection: Connection,
     *,
-    request_id: str,
     user_id: str,
-    key: bytes,
-    run_id: str,
+    keyring: Keyring | None,
+    requested_by: str,
     trace_id: str,
     at: datetime,
-) -> bool:
-    """Record a request; False when it exists already (a re-run or a repeated trigger)."""
-    digest = user_hmac(user_id, key)
-    existing = connection.execute(
-        select(erasure_requests.c.user_hmac).where(erasure_requests.c.request_id == request_id)
-    ).scalar_one_or_none()
+    request_id: str | None = None,
+) -> tuple[str, bool]:
+    """Record an erasure request in the warehouse: the only place the raw id is ever written.
+
+    The backend (or ``request-erasure`` in development) calls this, then triggers
+    ``gdpr_erasure`` with ``{"request_id": ...}`` or lets the hourly run take it: the raw id
+    never enters a run conf, where every Viewer could read it. Returns the request id and
+    whether it is new (repeating a request id for the same user is harmless). Without a
+    ``keyring`` (a backend that does not hold the erasure key) the hash is left for the next
+    ``gdpr_erasure`` run to fill; ingestion keeps the user out meanwhile by the raw id.
+    """
+    if not isinstance(user_id, str) or not re.fullmatch(USER_ID_PATTERN, user_id):
+        raise InvalidRequest("user_id: not a Spotify user id (letters, digits, . _ -)")
+    if request_id is not None and not re.fullmatch(REQUEST_ID_PATTERN, request_id):
+        raise InvalidRequest(f"request_id: must match {REQUEST_ID_PATTERN}")
+    request_id = request_id or f"req-{uuid.uuid4().hex}"
+    digest, current = keyring.current_hmac(user_id) if keyring else ("", None)
+    existing = request_of(connection, request_id)
     if existing is not None:
-        if existing != digest:
+        if not _same_user(keyring, existing, user_id):
             raise RequestConflict(f"request_id: {request_id!r} was used for another user")
-        return False
+        return request_id, False
     connection.execute(
         insert(erasure_requests).values(
             request_id=request_id,
             user_id=user_id,
             user_hmac=digest,
+            key_id=current,
             status="pending",
-            requested_by_run=run_id,
+            requested_by_run=requested_by,
             trace_id=trace_id,
             requested_at=at,
         )
     )
-    return True
+    return request_id, True
 
 
-def pending_requests(connection: Connection, *, limit: int) -> list[str]:
+def _hmac_under(keyring: Keyring, user_id: str, wanted_id: str) -> str:
+    return user_hmac(user_id, keyring.key(wanted_id))
+
+
+def _same_user(keyring: Keyring | None, request: Mapping[str, Any], user_id: str) -> bool:
+    if request["user_id"] is not None:  # still open: the raw id is there to compare
+        return bool(request["user_id"] == user_id)
+    stored_key = request["key_id"]
+    if keyring is None or not stored_key:
+        return False
+    return bool(_hmac_under(keyring, user_id, stored_key) == request["user_hmac"])
+
+
+def waiting_requests(connection: Connection, *, first: str | None, limit: int) -> list[str]:
+    """The pending requests to work on: ``first`` (a run's own request) ahead of the oldest.
+
+    A ``first`` that was never recorded fails at once, so a mistyped reference is not taken for
+    "nothing to do"; one already completed is not run again.
+    """
+    if first is not None:
+        request = request_of(connection, first)
+        if request is None:
+            raise UnknownRequest(
+                f"request_id: no erasure request {first!r} is recorded in erasure_requests; "
+                "record it first (docs/OPERATIONS.md, 'Submit an erasure')"
+            )
+        if request["status"] == "completed":
+            first = None
     query = (
         select(erasure_requests.c.request_id)
         .where(erasure_requests.c.status == "pending")
         .order_by(erasure_requests.c.requested_at, erasure_requests.c.request_id)
         .limit(limit)
     )
-    return list(connection.execute(query).scalars())
+    oldest = [
+        request_id for request_id in connection.execute(query).scalars() if request_id != first
+    ]
+    return ([first] if first else []) + oldest[: limit - 1 if first else limit]
 
 
 def request_of(connection: Connection, request_id: str) -> dict[str, Any] | None:
@@ -120,24 +175,30 @@ def request_of(connection: Connection, request_id: str) -> dict[str, Any] | None
     return dict(row) if row else None
 
 
-def checked_user(connection: Connection, request: Mapping[str, Any], *, key: bytes) -> str:
+def checked_user(connection: Connection, request: Mapping[str, Any], *, keyring: Keyring) -> str:
     """The request's user id, after checking the row: a Spotify user id, and the stored hash
-    is the id's under this key (a backend may leave ``user_hmac`` empty: it is filled here)."""
-    user_id, stored = request["user_id"], request["user_hmac"]
+    is the id's under the key it names (a backend may leave ``user_hmac`` empty: it is filled
+    here under the current key)."""
+    user_id, stored, stored_key = request["user_id"], request["user_hmac"], request["key_id"]
     where = f"erasure request {request['request_id']!r}"
     if not isinstance(user_id, str) or not re.fullmatch(USER_ID_PATTERN, user_id):
         raise InvalidRequest(f"{where}: user_id is not a Spotify user id; fix or delete the row")
-    digest = user_hmac(user_id, key)
-    if not stored:
+    if not stored or stored_key is None:
+        digest, current = keyring.current_hmac(user_id)
+        if stored and stored != digest:
+            raise InvalidRequest(
+                f"{where}: user_hmac is not the id's hash under the current {keyring.source} "
+                "key, and the row names no key_id; leave user_hmac empty to have it filled"
+            )
         connection.execute(
             update(erasure_requests)
             .where(erasure_requests.c.request_id == request["request_id"])
-            .values(user_hmac=digest)
+            .values(user_hmac=digest, key_id=current)
         )
-    elif stored != digest:
+    elif _hmac_under(keyring, user_id, stored_key) != stored:
         raise InvalidRequest(
-            f"{where}: user_hmac is not the id's hash under the gdpr_erasure_key key "
-            "(written with another key?)"
+            f"{where}: user_hmac is not the id's hash under key {stored_key} "
+            f"({keyring.source}); fix or delete the row"
         )
     return user_id
 
@@ -258,6 +319,7 @@ def complete_request(
     receipt = Receipt(
         request_id=request_id,
         user_hmac=request["user_hmac"],
+        key_id=request["key_id"],
         counts=counts,
         completed_at=at,
         stores=[store.name for store in stores],
@@ -273,55 +335,157 @@ def complete_request(
             detail=receipt.summary(),
         )
     )
-    upsert(
-        connection,
-        erasure_log,
-        [{"user_hmac": receipt.user_hmac, "request_id": request_id, "erased_at": at}],
-        key=("user_hmac",),
-        update=[],
-    )
+    append_log(connection, [receipt.log_entry()])
     return receipt
 
 
-def log_object(objects: Any, digest: str) -> Any:
-    return objects / ERASURE_LOG_PREFIX / f"{digest}.json"
+@dataclass(frozen=True)
+class LogEntry:
+    """One completed erasure: who (a keyed hash), under which key, by which request, when."""
+
+    request_id: str
+    user_hmac: str
+    key_id: str | None
+    erased_at: str  # ISO 8601, as written to the object store
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "user_hmac": self.user_hmac,
+            "key_id": self.key_id,
+            "erased_at": datetime.fromisoformat(self.erased_at),
+        }
 
 
-def write_log_object(objects: Any, *, digest: str, request_id: str, at: datetime) -> None:
-    """The erasure log's copy outside the warehouse, so it outlives losing the warehouse."""
-    path = log_object(objects, digest)
+def append_log(connection: Connection, entries: Iterable[LogEntry]) -> None:
+    """Add entries to the warehouse's log; an entry already there keeps its values, except that
+    one written before key ids gets its key id."""
+    entries = list(entries)
+    stamped = [entry.as_row() for entry in entries if entry.key_id is not None]
+    upsert(connection, erasure_log, stamped, key=("request_id",), update=["key_id"])
+    unstamped = [entry.as_row() for entry in entries if entry.key_id is None]
+    upsert(connection, erasure_log, unstamped, key=("request_id",), update=[])
+
+
+def log_object(objects: Any, request_id: str) -> Any:
+    return objects / ERASURE_LOG_PREFIX / f"{request_id}.json"
+
+
+def write_log_object(objects: Any, entry: LogEntry) -> bool:
+    """The erasure log's copy outside the warehouse, so it outlives losing the warehouse.
+
+    Append-only: one object per request, never rewritten (a re-run of a completed request
+    finds its object there). Returns whether it wrote one.
+    """
+    path = log_object(objects, entry.request_id)
+    if path.exists():
+        return False
     ensure_parent(path)
-    entry = {"user_hmac": digest, "request_id": request_id, "erased_at": at.isoformat()}
-    path.write_text(json.dumps(entry, sort_keys=True))
+    path.write_text(json.dumps(asdict(entry), sort_keys=True))
+    return True
 
 
-def logged_hmacs(objects: Any | None, connection: Connection | None = None) -> dict[str, str]:
-    """Every erased user's hash, with its request id, from the object store's copy and the
-    warehouse's (either may be all that is left after a loss)."""
-    digests: dict[str, str] = {}
+def log_entries(objects: Any | None, connection: Connection | None = None) -> list[LogEntry]:
+    """Every completed erasure, from the object store's copy and the warehouse's (either may be
+    all that is left after a loss), one per request, the ones naming their key first.
+
+    Objects written before key ids (named by the hash, no ``key_id``) get theirs from the
+    warehouse's entry of the same request, or stay unstamped until ``migrate-warehouse``.
+    """
+    found: dict[str, LogEntry] = {}
+
+    def keep(entry: LogEntry) -> None:
+        known = found.get(entry.request_id)
+        if known is None or (known.key_id is None and entry.key_id is not None):
+            found[entry.request_id] = entry
+
     if objects is not None:
         folder = objects / ERASURE_LOG_PREFIX
         if folder.exists():
             for path in folder.iterdir():
-                entry = json.loads(path.read_text())
-                digests[str(entry["user_hmac"])] = str(entry["request_id"])
+                keep(_read_log_object(path))
     if connection is not None:
-        digests.update(
-            connection.execute(select(erasure_log.c.user_hmac, erasure_log.c.request_id)).all()
+        for row in connection.execute(select(erasure_log)).mappings():
+            keep(
+                LogEntry(
+                    request_id=row["request_id"],
+                    user_hmac=row["user_hmac"],
+                    key_id=row["key_id"],
+                    erased_at=stored_utc(row["erased_at"]).isoformat(),
+                )
+            )
+    return sorted(found.values(), key=lambda entry: (entry.erased_at, entry.request_id))
+
+
+class UnreadableLog(ValueError):
+    """An erasure-log object that cannot be read: nobody can say whom it erased."""
+
+
+def _read_log_object(path: Any) -> LogEntry:
+    try:
+        raw = json.loads(path.read_text())
+        return LogEntry(
+            request_id=str(raw["request_id"]),
+            user_hmac=str(raw["user_hmac"]),
+            key_id=raw.get("key_id"),
+            erased_at=datetime.fromisoformat(str(raw["erased_at"])).isoformat(),
         )
-    return digests
+    except (ValueError, KeyError, TypeError) as error:
+        raise UnreadableLog(
+            f"erasure-log object {path} is unreadable ({type(error).__name__}: {error}); "
+            "restore it from the store's versioning or its warehouse copy (erasure_log)"
+        ) from None
+
+
+def stamp_legacy_entries(connection: Connection, objects: Any | None, *, keyring: Keyring) -> int:
+    """Give entries and requests written before key ids the current key's id (before key ids
+    the key could not change, so the current key made them all); each object-store entry
+    without one gets a stamped copy beside it. Returns how many were stamped."""
+    current = keyring.current_id
+    stamped = 0
+    for table in (erasure_log, erasure_requests):
+        result = connection.execute(
+            update(table)
+            .where(table.c.key_id.is_(None), table.c.user_hmac != "")
+            .values(key_id=current)
+        )
+        stamped += int(result.rowcount or 0)
+    if objects is not None:
+        for entry in log_entries(objects):
+            if entry.key_id is None:
+                write_log_object(objects, replace(entry, key_id=current))
+                stamped += 1
+    return stamped
+
+
+def referenced_key_ids(connection: Connection) -> list[str | None]:
+    """The keys the warehouse's log and hashed requests were made with (None: not stamped)."""
+    ids: set[str | None] = set(
+        connection.execute(select(erasure_log.c.key_id).distinct()).scalars()
+    )
+    ids |= set(
+        connection.execute(
+            select(erasure_requests.c.key_id).where(erasure_requests.c.user_hmac != "").distinct()
+        ).scalars()
+    )
+    return sorted(ids, key=lambda value: value or "")
 
 
 def replay_erasures(
     connection: Connection,
-    digests: Mapping[str, str],
+    entries: Sequence[LogEntry],
     *,
-    key: bytes,
+    keyring: Keyring,
     at: datetime,
     stores: Sequence[PersonalDataStore] = REGISTRY,
 ) -> dict[str, int]:
-    """Erase again, in a restored warehouse, every user whose hash is in the erasure log
-    (``{hmac: request id}``), and put the log back in it, so ingestion keeps them out too."""
+    """Erase again, in a restored warehouse, every user the erasure log names (under whichever
+    key made each entry), and put the log back in it, so ingestion keeps them out too.
+
+    Fails before changing anything when an entry's key is not held: a replay that cannot match
+    every entry would leave someone in the copy and look complete.
+    """
+    keyring.require(entry.key_id for entry in entries)
     place = Place(connection)
     warehouse_stores = [store for store in stores if store.kind == "warehouse"]
     candidates = set(
@@ -331,42 +495,53 @@ def replay_erasures(
     )
     for store in warehouse_stores:
         candidates |= store.user_ids(place)
-    erased = sorted(uid for uid in candidates if user_hmac(uid, key) in digests)
+    logged = {(entry.key_id, entry.user_hmac) for entry in entries}
+    hashed = keyring.hmacs(candidates, {entry.key_id for entry in entries if entry.key_id})
+    erased = sorted({user_id for pair, user_id in hashed.items() if pair in logged})
     counts = {store.name: 0 for store in warehouse_stores}
     for user_id in erased:
         for store in warehouse_stores:
             counts[store.name] += store.erase(place, user_id)
     # A request still open in the backup keeps its raw id: close it as the live one was closed.
-    ordered = sorted(digests)
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
+    for chunk in _chunks(erased, 500):
         connection.execute(
             update(erasure_requests)
-            .where(erasure_requests.c.user_hmac.in_(chunk))
-            .values(user_id=None, status="completed")
+            .where(erasure_requests.c.user_id.in_(chunk))
+            .values(user_id=None, status="completed", completed_at=at)
         )
-    upsert(
-        connection,
-        erasure_log,
-        [{"user_hmac": d, "request_id": digests[d], "erased_at": at} for d in ordered],
-        key=("user_hmac",),
-        update=[],
-    )
+    append_log(connection, entries)
     counts["users"] = len(erased)
     return counts
 
 
-def erased_among(connection: Connection, user_ids: Iterable[str], *, key: bytes) -> set[str]:
-    """Which of ``user_ids`` are erased or being erased (a request is open, or their HMAC is
-    in the erasure log): from the moment a request is recorded, nothing new of theirs is kept."""
-    by_digest = {user_hmac(user_id, key): user_id for user_id in set(user_ids)}
-    digests = sorted(by_digest)
+def erased_among(
+    connection: Connection, user_ids: Iterable[str], *, key: Keyring | bytes
+) -> set[str]:
+    """Which of ``user_ids`` are erased or being erased (a request is open, or their hash is in
+    the erasure log under any key it refers to): from the moment a request is recorded, nothing
+    new of theirs is kept. Fails naming the key when the log refers to one not held."""
+    keyring = as_keyring(key)
+    wanted = set(user_ids)
+    if not wanted:
+        return set()
+    referenced = referenced_key_ids(connection)
+    keyring.require(referenced)
+    hashed = keyring.hmacs(wanted, [key_id for key_id in referenced if key_id])
+    by_hmac: dict[str, list[tuple[str, str]]] = {}
+    for (key_id, digest), user_id in hashed.items():
+        by_hmac.setdefault(digest, []).append((key_id, user_id))
     erased: set[str] = set()
-    for start in range(0, len(digests), 500):
-        chunk = digests[start : start + 500]
-        for column in (erasure_log.c.user_hmac, erasure_requests.c.user_hmac):
-            query = select(column).where(column.in_(chunk))
-            erased.update(by_digest[digest] for digest in connection.execute(query).scalars())
+    for chunk in _chunks(sorted(by_hmac), 500):
+        for table in (erasure_log, erasure_requests):
+            query = select(table.c.key_id, table.c.user_hmac).where(table.c.user_hmac.in_(chunk))
+            for key_id, digest in connection.execute(query):
+                erased.update(uid for kid, uid in by_hmac[digest] if kid == key_id)
+    # Requests a backend wrote and no run has hashed yet hold only the raw id.
+    for chunk in _chunks(sorted(wanted), 500):
+        query = select(erasure_requests.c.user_id).where(
+            erasure_requests.c.user_id.in_(chunk), erasure_requests.c.status == "pending"
+        )
+        erased.update(connection.execute(query).scalars())
     return erased
 
 
@@ -375,7 +550,7 @@ def without_erased(
     events: Sequence[ListeningEvent],
     quarantined: Sequence[QuarantinedItem],
     *,
-    key: bytes,
+    key: Keyring | bytes,
 ) -> tuple[list[ListeningEvent], list[QuarantinedItem], set[str]]:
     """Drop what names an erased user from a batch about to be stored: an erasure must stick
     when a late file or a still-connected account brings the user back. Returns the kept
@@ -390,6 +565,11 @@ def without_erased(
         item for item, names in zip(quarantined, mentioned, strict=True) if not names & erased
     ]
     return kept_events, kept_items, erased
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _item_text(payload: Any) -> str:

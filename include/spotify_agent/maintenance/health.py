@@ -11,16 +11,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy import Connection, select, text
 from sqlalchemy.engine import URL, make_url
 
+from spotify_agent.core.errors import PermanentFailure
 from spotify_agent.core.objects import ensure_parent
 from spotify_agent.core.pagerduty import AlertEvent
 from spotify_agent.warehouse.engine import make_engine, read_only_url
 from spotify_agent.warehouse.schema import backups, health_checks
 from spotify_agent.warehouse.upsert import upsert
+
+if TYPE_CHECKING:
+    from spotify_agent.maintenance.erasure_keys import Keyring
 
 # The newest verified warehouse backup may be this old (a daily backup plus two hours' slack).
 MAX_BACKUP_AGE = timedelta(hours=26)
@@ -309,6 +313,32 @@ def check_disk_space(
             "disk_space", "down", f"below {min_free_pct:g}% free: " + "; ".join(low)
         )
     return ComponentHealth("disk_space", "up", "; ".join(parts))
+
+
+def check_erasure_keys(url: str | URL, keyring: Keyring) -> ComponentHealth:
+    """Every key the erasure log and hashed requests refer to is held: without one, erased
+    listeners cannot be recognised (ingestion and restores stop, naming it)."""
+    from spotify_agent.maintenance.erasure import referenced_key_ids
+
+    engine = make_engine(read_only_url(make_url(url)))
+    try:
+        with engine.connect() as connection:
+            referenced = referenced_key_ids(connection)
+    finally:
+        engine.dispose()
+    if keyring.current is None and not referenced:
+        return ComponentHealth(
+            "erasure_keys", "off", f"no {keyring.source} connection and nothing erased yet"
+        )
+    try:
+        keyring.require(referenced)
+    except PermanentFailure as error:
+        return ComponentHealth("erasure_keys", "down", error.reason)
+    if keyring.current is None:
+        detail = f"{keyring.source} has no current key: no erasure request can be recorded"
+        return ComponentHealth("erasure_keys", "down", detail)
+    detail = f"current key {keyring.current_id}; the log refers to {len(referenced)}, all held"
+    return ComponentHealth("erasure_keys", "up", detail)
 
 
 class Pingable(Protocol):

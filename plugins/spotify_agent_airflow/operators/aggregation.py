@@ -44,9 +44,7 @@ class AggregateListeningOperator(BaseOperator):
         days = [d for d in done if d["kind"] == "day"]
         return days[-1] if days else done[-1]
 
-    def _aggregate(
-        self, context: Any, engine: Any, period: Any, key: bytes | None
-    ) -> dict[str, Any]:
+    def _aggregate(self, context: Any, engine: Any, period: Any, key: Any) -> dict[str, Any]:
         from spotify_agent.analytics.store import (
             EXTRACT_PREFIX,
             aggregate_extract,

@@ -57,8 +57,10 @@ class BackupDatabaseOperator(BaseOperator):
         )
         from spotify_agent.maintenance.backup_store import (
             BackupRecord,
+            erasure_log_position,
             previous_verified_rows,
             record_backup,
+            write_backup_manifest,
         )
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
@@ -87,14 +89,19 @@ class BackupDatabaseOperator(BaseOperator):
         except BackupFailed as error:
             status, detail = "failed", str(error)
 
+        now = datetime.now(UTC)
+        record = BackupRecord(database, day, key, size, sha256, local.tables, status, detail)
         with hook.get_engine().begin() as connection:
             previous = previous_verified_rows(connection, database, before=day)
-            record_backup(
-                connection,
-                BackupRecord(database, day, key, size, sha256, local.tables, status, detail),
+            record_backup(connection, record, run_id=ref.run_id, trace_id=ref.trace_id, at=now)
+            # Beside the dump, so a restore needs nothing but the object store.
+            write_backup_manifest(
+                object_store_root(),
+                record,
                 run_id=ref.run_id,
                 trace_id=ref.trace_id,
-                at=datetime.now(UTC),
+                at=now,
+                erasure_log=erasure_log_position(connection) if database == "warehouse" else None,
             )
             counts = {"size_bytes": size, "rows": rows, "tables": len(local.tables)}
             audit_action(
@@ -154,6 +161,7 @@ class ApplyRetentionOperator(BaseOperator):
 
     def _apply(self, context: Any, engine: Any, database: str, conf: BackupConf) -> tuple[int, int]:
         from spotify_agent.maintenance.backup import to_delete
+        from spotify_agent.maintenance.backup_manifest import manifest_key
         from spotify_agent.maintenance.backup_store import mark_deleted, stored_backups
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.object_store import object_store_root
@@ -168,9 +176,10 @@ class ApplyRetentionOperator(BaseOperator):
         )
         root = object_store_root()
         for day in doomed:
-            path = root / stored[day][1]
-            if path.exists():
-                path.unlink()
+            # The manifest first: a dump without one is never offered for a restore.
+            for path in (root / manifest_key(database, day), root / stored[day][1]):
+                if path.exists():
+                    path.unlink()
         with engine.begin() as connection:
             deleted = mark_deleted(connection, database, doomed)
             if doomed:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from datetime import UTC, datetime
@@ -16,54 +15,23 @@ from spotify_agent_airflow.conf import read_conf
 log = logging.getLogger(__name__)
 
 
-def derived_request_id(dag_id: str, run_id: str) -> str:
-    """A request id for a run whose caller gave none: the same run always gets the same one."""
-    return "run-" + hashlib.sha256(f"{dag_id}\x1f{run_id}".encode()).hexdigest()[:28]
-
-
 class AcceptErasureRequestsOperator(BaseOperator):
-    """Records the conf's request (if any) and returns the ids of the requests waiting, oldest
-    first, up to ``max_requests``."""
+    """Returns the ids of the requests waiting, the conf's own first, then the oldest, up to
+    ``max_requests``. Requests are recorded in the warehouse beforehand (by the backend or
+    ``request-erasure``): the run conf names one by its id, never by the user's id."""
 
     def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> list[str]:
-        from spotify_agent.maintenance.erasure import open_request, pending_requests
-        from spotify_agent.maintenance.personal_data import user_hmac
-        from spotify_agent_airflow.audit import audit_action
-        from spotify_agent_airflow.context import run_ref
-        from spotify_agent_airflow.hooks.erasure_key import erasure_key
+        from spotify_agent.maintenance.erasure import waiting_requests
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, GdprErasureConf)
-        ref = run_ref(context)
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
-        with engine.begin() as connection:
-            if conf.user_id is not None:
-                key = erasure_key()
-                request_id = conf.request_id or derived_request_id(ref.dag_id, ref.run_id)
-                opened = open_request(
-                    connection,
-                    request_id=request_id,
-                    user_id=conf.user_id,
-                    key=key,
-                    run_id=ref.run_id,
-                    trace_id=ref.trace_id,
-                    at=datetime.now(UTC),
-                )
-                audit_action(
-                    connection,
-                    context,
-                    "erasure_requested",
-                    outcome="recorded" if opened else "already_recorded",
-                    entity_type="user",
-                    entity_key=user_hmac(conf.user_id, key),
-                    detail=json.dumps({"request_id": request_id}),
-                )
-                log.info("erasure request %s %s", request_id, "recorded" if opened else "exists")
-            waiting = pending_requests(connection, limit=conf.max_requests)
+        with engine.connect() as connection:
+            waiting = waiting_requests(connection, first=conf.request_id, limit=conf.max_requests)
         log.info("%d erasure requests to process", len(waiting))
         return waiting
 
@@ -115,7 +83,7 @@ class EraseUserOperator(BaseOperator):
             return {"request_id": self.request_id, "status": "completed"}
         try:
             with engine.begin() as connection:
-                user_id = checked_user(connection, request, key=erasure_key())
+                user_id = checked_user(connection, request, keyring=erasure_key())
                 request = request_of(connection, self.request_id) or request
         except InvalidRequest as error:
             raise PermanentFailure(str(error)) from None
@@ -134,9 +102,11 @@ class EraseUserOperator(BaseOperator):
         )
         log.info("request %s: erased this attempt %s", self.request_id, erased)
         verify_erased(engine, objects, request_id=self.request_id, user_id=user_id, cache=cache)
-        write_log_object(objects, digest=request["user_hmac"], request_id=self.request_id, at=now)
         with engine.begin() as connection:
             receipt = complete_request(connection, request_id=self.request_id, at=now)
+            # Before the commit: a log entry without its request completed is replayed
+            # harmlessly; a completed request without its entry could be resurrected.
+            write_log_object(objects, receipt.log_entry())
             audit_action(
                 connection,
                 context,
@@ -148,6 +118,7 @@ class EraseUserOperator(BaseOperator):
                 detail=json.dumps(
                     {
                         "request_id": receipt.request_id,
+                        "key_id": receipt.key_id,
                         "stores": receipt.stores,
                         "completed_at": receipt.completed_at.isoformat(),
                         "summary": receipt.summary(),

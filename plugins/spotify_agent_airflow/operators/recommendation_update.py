@@ -136,9 +136,7 @@ class UpdateRecommendationsOperator(BaseOperator):
         return users
 
 
-def _without_erasing(
-    connection: Any, items: list[Any], key: bytes | None
-) -> tuple[list[Any], set[str]]:
+def _without_erasing(connection: Any, items: list[Any], key: Any) -> tuple[list[Any], set[str]]:
     """``items`` less those of listeners erased or being erased (a request is open, or their
     HMAC is in the erasure log), and who those are."""
     from spotify_agent.maintenance.erasure import erased_among

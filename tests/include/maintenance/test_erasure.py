@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import os
-import secrets
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -19,7 +18,6 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import create_engine, insert, select
 from sqlalchemy.engine import make_url
-from upath import UPath
 
 from spotify_agent.core.audit import AuditRecord, pseudonymise, write_audit
 from spotify_agent.core.objects import ensure_parent
@@ -33,15 +31,16 @@ from spotify_agent.maintenance.erasure import (
     complete_request,
     erase_stores,
     erased_among,
-    logged_hmacs,
-    open_request,
-    pending_requests,
+    log_entries,
+    record_request,
     replay_erasures,
     request_of,
     verify_erased,
+    waiting_requests,
     without_erased,
     write_log_object,
 )
+from spotify_agent.maintenance.erasure_keys import Keyring, key_id
 from spotify_agent.maintenance.personal_data import (
     HOLDS_NO_USER_ID,
     REGISTRY,
@@ -66,6 +65,7 @@ from spotify_agent.warehouse.schema import (
 
 NOW = datetime(2026, 11, 26, 9, tzinfo=UTC)
 KEY = b"test-erasure-key-0123456789"
+KEYS = Keyring(KEY)
 GONE = "erase.me-1"  # the user to erase
 KEPT = "erase.me-10"  # a user whose id contains GONE's: must survive untouched
 TRACK = "4uLU6hMCjMI75M1A2tKUQC"
@@ -81,19 +81,6 @@ STORES = tuple(
 )
 
 
-@pytest.fixture
-def cache(redis_url):
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(f"{CACHE_PREFIX}:*"):
-        client.delete(key)
-    yield client
-    for key in client.scan_iter(f"{CACHE_PREFIX}:*"):
-        client.delete(key)
-    client.close()
-
-
 def seed_cache(cache, prefix: str = CACHE_PREFIX) -> None:
     """Two recommendation sets (yesterday's and today's, behind the pointer) for both users."""
     from spotify_agent.ml.publish import publish
@@ -105,16 +92,6 @@ def seed_cache(cache, prefix: str = CACHE_PREFIX) -> None:
             for user in (GONE, KEPT)
         ]
         publish(cache, version, items, prefix=prefix)
-
-
-@pytest.fixture
-def objects(s3_server) -> UPath:
-    return UPath(
-        f"s3://{s3_server.bucket}/erasure/{secrets.token_hex(4)}",
-        key="testing",
-        secret="testing",  # pragma: allowlist secret
-        client_kwargs={"endpoint_url": s3_server.endpoint_url, "region_name": "eu-west-1"},
-    )
 
 
 def _event(user_id: str, minute: int) -> dict[str, object]:
@@ -253,16 +230,16 @@ def seed_everywhere(engine, objects, cache, cache_prefix: str = CACHE_PREFIX) ->
     }
 
 
-def _open(connection, request_id: str, user_id: str) -> bool:
-    return open_request(
+def _open(connection, request_id: str, user_id: str, keyring: Keyring = KEYS) -> bool:
+    return record_request(
         connection,
         request_id=request_id,
         user_id=user_id,
-        key=KEY,
-        run_id="erase",
+        keyring=keyring,
+        requested_by="test",
         trace_id="cd" * 16,
         at=NOW,
-    )
+    )[1]
 
 
 def _found(engine, objects, user_id: str, cache=None) -> dict[str, int]:
@@ -271,9 +248,26 @@ def _found(engine, objects, user_id: str, cache=None) -> dict[str, int]:
         return {store.name: store.find(place, user_id) for store in STORES}
 
 
+def _insert_request(connection, request_id: str, user_id: str) -> None:
+    """As a backend may write it, unchecked: the stores' matching is under test, not the id."""
+    connection.execute(
+        insert(erasure_requests).values(
+            request_id=request_id,
+            user_id=user_id,
+            user_hmac=user_hmac(user_id, KEY),
+            key_id=key_id(KEY),
+            status="pending",
+            requested_by_run="test",
+            trace_id="cd" * 16,
+            requested_at=NOW,
+        )
+    )
+
+
 def _erase(engine, objects, cache, request_id: str = "req-1", user_id: str = GONE, stores=STORES):
     with engine.begin() as connection:
-        _open(connection, request_id, user_id)
+        if request_of(connection, request_id) is None:
+            _insert_request(connection, request_id, user_id)
     erase_stores(
         engine,
         objects,
@@ -287,9 +281,10 @@ def _erase(engine, objects, cache, request_id: str = "req-1", user_id: str = GON
     verify_erased(
         engine, objects, request_id=request_id, user_id=user_id, stores=STORES, cache=cache
     )
-    write_log_object(objects, digest=user_hmac(user_id, KEY), request_id=request_id, at=NOW)
     with engine.begin() as connection:
-        return complete_request(connection, request_id=request_id, at=NOW)
+        receipt = complete_request(connection, request_id=request_id, at=NOW)
+    write_log_object(objects, receipt.log_entry())
+    return receipt
 
 
 def test_the_registry_accounts_for_every_warehouse_table() -> None:
@@ -349,7 +344,7 @@ def test_erasure_leaves_nothing_findable_and_the_other_user_whole(
         request = request_of(connection, "req-1")
         assert request["status"] == "completed" and request["user_id"] is None
         assert request["counts"] == receipt.counts
-        assert pending_requests(connection, limit=10) == []
+        assert waiting_requests(connection, first=None, limit=10) == []
         # The rewritten files are recorded, so listening_ingest does not read them again.
         recorded = dict(
             connection.execute(select(ingested_files.c.object_key, ingested_files.c.sha256)).all()
@@ -362,7 +357,13 @@ def test_erasure_leaves_nothing_findable_and_the_other_user_whole(
         io.BytesIO((objects / "landing/listening/2026/11/25/events.parquet").read_bytes())
     ).to_pylist()
     assert [row["user_id"] for row in kept_rows] == [KEPT, KEPT]
-    assert (objects / "gdpr/erasure-log" / f"{receipt.user_hmac}.json").exists()
+    entry = json.loads((objects / "gdpr/erasure-log" / "req-1.json").read_text())
+    assert entry == {
+        "request_id": "req-1",
+        "user_hmac": receipt.user_hmac,
+        "key_id": key_id(KEY),
+        "erased_at": NOW.isoformat(),
+    }
 
 
 def test_a_crash_midway_resumes_with_the_stores_left(warehouse, objects, cache) -> None:
@@ -491,9 +492,9 @@ def test_a_restored_pre_erasure_backup_ends_without_the_user_after_replay(
     restored = create_engine(target)
     try:
         assert _found(restored, None, GONE)["listening_events.user_id"] == 25
-        digests = logged_hmacs(objects)  # the object store's copy alone is enough
+        entries = log_entries(objects)  # the object store's copy alone is enough
         with restored.begin() as connection:
-            counts = replay_erasures(connection, digests, key=KEY, at=NOW)
+            counts = replay_erasures(connection, entries, keyring=KEYS, at=NOW)
         assert counts["users"] == 1
         assert counts["listening_events.user_id"] == 25 and counts["quarantine"] == 4
         warehouse_stores = [s.name for s in REGISTRY if s.kind == "warehouse"]
@@ -571,16 +572,17 @@ def test_rows_a_backend_wrote_are_checked_before_anything_is_erased(warehouse) -
                 row("other-key", GONE, user_hmac(GONE, b"another-key-0123456789")),
             ],
         )
-        filled = checked_user(connection, request_of(connection, "empty-hash"), key=KEY)
+        filled = checked_user(connection, request_of(connection, "empty-hash"), keyring=KEYS)
         assert filled == GONE
         assert request_of(connection, "empty-hash")["user_hmac"] == user_hmac(GONE, KEY)
+        assert request_of(connection, "empty-hash")["key_id"] == key_id(KEY)
         for request_id, problem in (
             ("bad-id", "user_id is not a Spotify user id"),
             ("null-id", "user_id is not a Spotify user id"),
             ("other-key", "user_hmac is not the id's hash"),
         ):
             with pytest.raises(InvalidRequest, match=problem):
-                checked_user(connection, request_of(connection, request_id), key=KEY)
+                checked_user(connection, request_of(connection, request_id), keyring=KEYS)
 
 
 def test_new_data_of_a_user_being_erased_is_dropped_before_it_is_stored(warehouse) -> None:
