@@ -11,8 +11,9 @@ from sqlalchemy import Connection, distinct, func, select
 
 from spotify_agent.content.text import MAX_DESCRIPTION_CHARS, Draft, Sentence, plural
 from spotify_agent.spotify.models import Tier, Track, parse_objects
-from spotify_agent.spotify.playlist_store import ManagedPlaylist, day_start, target_track_ids
+from spotify_agent.spotify.playlist_store import ManagedPlaylist, target_track_ids
 from spotify_agent.warehouse.schema import listening_events
+from spotify_agent.warehouse.times import day_start_utc
 
 SUBJECT_TYPE = "playlist_description"
 
@@ -40,7 +41,7 @@ def playlist_facts(
 ) -> PlaylistFacts:
     """What the playlist holds on the day ending at ``end`` and how much it was played, over
     whole UTC days (a run at 09:00 and one at 17:00 state the same facts: the same text)."""
-    end = day_start(end)
+    end = day_start_utc(end)
     track_ids = tuple(target_track_ids(connection, playlist, end=end))
     start = end - timedelta(days=playlist.window_days)
     window = (

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ from spotify_agent.maintenance.personal_data import (
     REGISTRY,
     PersonalDataStore,
     Place,
+    chunks,
     user_hmac,
     user_ids_in_text,
 )
@@ -503,7 +504,7 @@ def replay_erasures(
         for store in warehouse_stores:
             counts[store.name] += store.erase(place, user_id)
     # A request still open in the backup keeps its raw id: close it as the live one was closed.
-    for chunk in _chunks(erased, 500):
+    for chunk in chunks(erased, 500):
         connection.execute(
             update(erasure_requests)
             .where(erasure_requests.c.user_id.in_(chunk))
@@ -531,13 +532,13 @@ def erased_among(
     for (key_id, digest), user_id in hashed.items():
         by_hmac.setdefault(digest, []).append((key_id, user_id))
     erased: set[str] = set()
-    for chunk in _chunks(sorted(by_hmac), 500):
+    for chunk in chunks(sorted(by_hmac), 500):
         for table in (erasure_log, erasure_requests):
             query = select(table.c.key_id, table.c.user_hmac).where(table.c.user_hmac.in_(chunk))
             for key_id, digest in connection.execute(query):
                 erased.update(uid for kid, uid in by_hmac[digest] if kid == key_id)
     # Requests a backend wrote and no run has hashed yet hold only the raw id.
-    for chunk in _chunks(sorted(wanted), 500):
+    for chunk in chunks(sorted(wanted), 500):
         query = select(erasure_requests.c.user_id).where(
             erasure_requests.c.user_id.in_(chunk), erasure_requests.c.status == "pending"
         )
@@ -565,11 +566,6 @@ def without_erased(
         item for item, names in zip(quarantined, mentioned, strict=True) if not names & erased
     ]
     return kept_events, kept_items, erased
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _item_text(payload: Any) -> str:

@@ -21,9 +21,9 @@ import io
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Connection, Table, delete, func, or_, select, update
 
@@ -45,6 +45,7 @@ from spotify_agent.warehouse.schema import (
 )
 
 MIN_KEY_BYTES = 16
+T = TypeVar("T")
 
 
 class InvalidErasureKey(ValueError):
@@ -196,7 +197,7 @@ class QuarantineMentions(PersonalDataStore):
 
     def erase(self, place: Place, user_id: str) -> int:
         matching = self._matching(place, user_id)
-        for chunk in _chunks([row_id for row_id, _ in matching], 500):
+        for chunk in chunks([row_id for row_id, _ in matching], 500):
             place.connection.execute(delete(quarantine).where(quarantine.c.id.in_(chunk)))
         offloaded = sorted({key for _, key in matching if key is not None})
         if place.objects is not None and offloaded:
@@ -398,7 +399,8 @@ def _record_rewrite(connection: Connection, key: str, *, old: bytes, new: bytes)
     )
 
 
-def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``size``: IN lists stay under the databases' parameter limits."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

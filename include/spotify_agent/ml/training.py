@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from spotify_agent.ml.models import (
     PopularRecommender,
     Recommender,
 )
+from spotify_agent.warehouse.times import day_start_utc
 
 # Part of every model id: bump it when a change to this package changes what a fit produces.
 CODE_VERSION = "recommender-1"
@@ -60,7 +61,7 @@ class TrainingWindow:
     def ending(cls, end: datetime, *, days: int, holdout_days: int) -> TrainingWindow:
         """The ``days`` whole UTC days before the day ``end`` falls in (00:00 UTC stays itself),
         so every run of one day, at whatever hour, reads the same plays."""
-        last = end.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        last = day_start_utc(end)
         return cls(last - timedelta(days=days), last - timedelta(days=holdout_days), last)
 
     def as_dict(self) -> dict[str, str]:

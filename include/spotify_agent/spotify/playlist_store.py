@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -12,7 +12,7 @@ from sqlalchemy import Connection, func, select, update
 from spotify_agent.spotify.confs import ManagedPlaylistSpec
 from spotify_agent.spotify.playlists import SyncResult
 from spotify_agent.warehouse.schema import listening_events, managed_playlists, playlist_syncs
-from spotify_agent.warehouse.times import midnight_utc
+from spotify_agent.warehouse.times import day_start_utc
 from spotify_agent.warehouse.upsert import upsert
 
 
@@ -118,7 +118,7 @@ def target_track_ids(
         return list(dict.fromkeys(playlist.track_ids))
     if playlist.rule != "most_played":
         raise ValueError(f"playlist {playlist.playlist_id}: unknown rule {playlist.rule!r}")
-    end = day_start(end)
+    end = day_start_utc(end)
     plays = func.count().label("plays")
     query = (
         select(listening_events.c.track_id, plays)
@@ -131,11 +131,6 @@ def target_track_ids(
         .limit(playlist.size)
     )
     return list(connection.execute(query).scalars())
-
-
-def day_start(at: datetime) -> datetime:
-    """00:00 UTC of the day ``at`` falls in: where rules over whole days end."""
-    return midnight_utc(at.astimezone(UTC).date())
 
 
 def record_plan(

@@ -33,7 +33,7 @@ def erasure_key(conn_id: str = ERASURE_KEY_CONN_ID) -> Keyring:
     return keyring
 
 
-def erasure_key_or_none(conn_id: str = ERASURE_KEY_CONN_ID) -> Keyring:
+def erasure_keyring(conn_id: str = ERASURE_KEY_CONN_ID) -> Keyring:
     """The keys where the deployment has them, else an empty keyring: jobs that only guard
     against erased users (ingestion) still stop when the erasure log refers to a key."""
     from airflow.sdk import BaseHook

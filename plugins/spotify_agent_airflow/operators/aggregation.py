@@ -28,7 +28,7 @@ class AggregateListeningOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from spotify_agent.analytics.store import missing_day, period_for
-        from spotify_agent_airflow.hooks.erasure_key import erasure_key_or_none
+        from spotify_agent_airflow.hooks.erasure_key import erasure_keyring
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, StreamingAggregationConf)
@@ -37,7 +37,7 @@ class AggregateListeningOperator(BaseOperator):
         with engine.connect() as connection:
             # Yesterday, when its 01:00 run was skipped or failed for good.
             late_day = missing_day(connection, period) if conf.day is None else None
-        key = erasure_key_or_none()
+        key = erasure_keyring()
         done = [self._aggregate(context, engine, late_day, key)] if late_day else []
         done.append(self._aggregate(context, engine, period, key))
         # What announce_day reads: the finished day written, if any.
@@ -76,7 +76,7 @@ class AggregateListeningOperator(BaseOperator):
                 *result.tables["users"].column("user_id").to_pylist(),
                 *(u for u in result.rejected.column("user_id").to_pylist() if u is not None),
             }
-            erasing = erased_among(connection, listeners_seen, key=key) if key else set()
+            erasing = erased_among(connection, listeners_seen, key=key)
             written = replace_period(
                 connection,
                 period,

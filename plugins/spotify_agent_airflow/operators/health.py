@@ -61,7 +61,7 @@ class HealthCheckOperator(BaseOperator):
             task_volumes,
         )
         from spotify_agent_airflow.hooks.cache import CacheHook
-        from spotify_agent_airflow.hooks.erasure_key import erasure_key_or_none
+        from spotify_agent_airflow.hooks.erasure_key import erasure_keyring
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
@@ -78,7 +78,7 @@ class HealthCheckOperator(BaseOperator):
             "spotify": lambda: check_spotify(spotify_hook(self.spotify_conn_id)),
             "backups": lambda: check_backups(warehouse.url, now=datetime.now(UTC)),
             "disk_space": lambda: check_disk_space(task_volumes()),
-            "erasure_keys": lambda: check_erasure_keys(warehouse.url, erasure_key_or_none()),
+            "erasure_keys": lambda: check_erasure_keys(warehouse.url, erasure_keyring()),
         }
         results = run_checks({name: available[name] for name in run_conf.components})
         for result in results:

@@ -107,7 +107,7 @@ class RecentlyPlayedOperator(BaseOperator):
         from spotify_agent.spotify.resilience import Resilient
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
-        from spotify_agent_airflow.hooks.erasure_key import erasure_key_or_none
+        from spotify_agent_airflow.hooks.erasure_key import erasure_keyring
         from spotify_agent_airflow.hooks.spotify import SpotifyHook
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
@@ -116,12 +116,12 @@ class RecentlyPlayedOperator(BaseOperator):
         spotify = SpotifyHook(self.spotify_conn_id)
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
         now = datetime.now(UTC)
-        key = erasure_key_or_none()
+        key = erasure_keyring()
         with orchestration_errors(self.spotify_conn_id):
             client = Resilient(spotify.user_client)
             user_id = str(client.current_user()["id"])
             with engine.connect() as connection:
-                if key is not None and erased_among(connection, [user_id], key=key):
+                if erased_among(connection, [user_id], key=key):
                     # Not even a cursor: the row would hold the id again.
                     log.warning(
                         "%s belongs to an erased user: nothing read; remove the connection",
@@ -134,7 +134,7 @@ class RecentlyPlayedOperator(BaseOperator):
         ref = run_ref(context)
         with engine.begin() as connection:
             # Again in the write's transaction: an erasure may have started during the read.
-            if key is not None and erased_among(connection, [user_id], key=key):
+            if erased_among(connection, [user_id], key=key):
                 log.warning("%s: the user's erasure began during the read", self.spotify_conn_id)
                 return {"rows_written": 0, "erased_user": 1}
             new, duplicates = write_events(
@@ -211,7 +211,7 @@ class IngestEventFileOperator(BaseOperator):
         )
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import run_ref
-        from spotify_agent_airflow.hooks.erasure_key import erasure_key_or_none
+        from spotify_agent_airflow.hooks.erasure_key import erasure_keyring
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
@@ -238,12 +238,11 @@ class IngestEventFileOperator(BaseOperator):
         now = datetime.now(UTC)
         batch = read_event_file(data, key=self.object_key, now=now)
         ref = run_ref(context)
-        key = erasure_key_or_none()
+        key = erasure_keyring()
         with engine.begin() as connection:
-            events, bad = batch.events, batch.quarantined
-            erased: set[str] = set()
-            if key is not None:
-                events, bad, erased = without_erased(connection, events, bad, key=key)
+            events, bad, erased = without_erased(
+                connection, batch.events, batch.quarantined, key=key
+            )
             dropped = len(batch.events) + len(batch.quarantined) - len(events) - len(bad)
             if erased:
                 # The file must not keep them either: the object store is a registered store.

@@ -39,7 +39,7 @@ class UpdateRecommendationsOperator(BaseOperator):
         from spotify_agent.warehouse.times import midnight_utc
         from spotify_agent_airflow.audit import audit_action
         from spotify_agent_airflow.context import interval_end, run_ref
-        from spotify_agent_airflow.hooks.erasure_key import erasure_key_or_none
+        from spotify_agent_airflow.hooks.erasure_key import erasure_keyring
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
@@ -74,7 +74,7 @@ class UpdateRecommendationsOperator(BaseOperator):
             popular=popular,
         )  # fmt: skip
         ref = run_ref(context)
-        key = erasure_key_or_none()
+        key = erasure_keyring()
         with engine.begin() as connection:
             # In the write's transaction: a listener whose erasure began after the histories
             # were read must not get rows back.
@@ -141,7 +141,5 @@ def _without_erasing(connection: Any, items: list[Any], key: Any) -> tuple[list[
     HMAC is in the erasure log), and who those are."""
     from spotify_agent.maintenance.erasure import erased_among
 
-    if key is None:
-        return items, set()
     erasing = erased_among(connection, {item.user_id for item in items}, key=key)
     return [item for item in items if item.user_id not in erasing], erasing

@@ -155,6 +155,21 @@ def _target(database_url: str, tmp_path: Path, name: str):
     return url.set(database=f"{url.database}_{name}")
 
 
+def _assert_nothing_left(target, tmp_path: Path) -> None:
+    """A refused restore leaves no file (not even a .partial) and no database behind."""
+    if target.get_backend_name() == "sqlite":
+        assert list(tmp_path.glob(Path(target.database).name + "*")) == []
+        return
+    admin = create_engine(target.set(database="postgres"))
+    with admin.connect() as connection:
+        exists = connection.execute(
+            text("SELECT count(*) FROM pg_database WHERE datname = :name"),
+            {"name": target.database},
+        ).scalar_one()
+    admin.dispose()
+    assert exists == 0
+
+
 def test_a_restore_from_the_object_store_alone_resurrects_nobody(
     warehouse, database_url, objects, cache, tmp_path
 ) -> None:
@@ -199,17 +214,7 @@ def test_a_restore_without_the_key_refuses_and_leaves_nothing(
     for keyring in (Keyring(None), Keyring(b"the-demo-key-somebody-reset-to")):
         with pytest.raises(RestoreRefused, match=key_id(KEY)):
             restore_warehouse(objects, day=day, target=target, keyring=keyring, at=NOW)
-    if target.get_backend_name() == "sqlite":
-        assert list(tmp_path.glob("refused*")) == []
-    else:
-        admin = create_engine(target.set(database="postgres"))
-        with admin.connect() as connection:
-            exists = connection.execute(
-                text("SELECT count(*) FROM pg_database WHERE datname = :name"),
-                {"name": target.database},
-            ).scalar_one()
-        admin.dispose()
-        assert exists == 0
+    _assert_nothing_left(target, tmp_path)
 
 
 def test_a_restore_refuses_a_day_without_a_verified_backup(objects) -> None:
@@ -284,5 +289,4 @@ def test_a_restore_refuses_an_unreadable_erasure_log(
     target = _target(database_url, tmp_path, "unreadable")
     with pytest.raises(RestoreRefused, match="truncated.json is unreadable"):
         restore_warehouse(objects, day=day, target=target, keyring=KEYS, at=NOW)
-    if target.get_backend_name() == "sqlite":
-        assert list(tmp_path.glob("unreadable*")) == []
+    _assert_nothing_left(target, tmp_path)
