@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # Test processes (pytest-xdist); most DAG tests wait on subprocesses, so even 2 cores gain.
 TEST_WORKERS ?= auto
 
-.PHONY: help install init demo test up up-celery lint security audit typecheck bench lock migrate restore request-erasure rotate-erasure-key clean
+.PHONY: help install init demo preflight test up up-celery lint security audit typecheck bench lock migrate restore request-erasure rotate-erasure-key clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,7 +39,10 @@ migrate: install ## run the warehouse migrations only
 demo: init ## run every implemented DAG family once with `airflow dags test` and print a summary
 	$(ENV) $(CLI) demo
 
-test: install ## run the whole test suite (needs PostgreSQL and Redis, see README)
+preflight: ## check what `make test` needs (Python, PostgreSQL + pg_dump, Redis, Chromium), installing Chromium where allowed
+	@$(PYTHON) scripts/preflight.py $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+
+test: preflight install ## run the whole test suite (needs PostgreSQL and Redis, see README)
 	$(ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 up: init ## Airflow UI + scheduler on http://localhost:8080 (airflow standalone), same settings
