@@ -109,6 +109,8 @@ def celery(tmp_path_factory, postgres_server_url, redis_url) -> Iterator[Deploym
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
             "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
+            # The killed task's retry waits 0.6 s, not a minute; the attempts stay the same.
+            "AIRFLOW__SPOTIFY_AGENT__RETRY_DELAY_SCALE": "0.01",
         }
     )
     log = (root / "up-celery.log").open("w")
