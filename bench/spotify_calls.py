@@ -46,11 +46,11 @@ from spotify_agent.spotify.playlists import (  # noqa: E402
     track_uri,
 )
 from spotify_agent.spotify.resilience import Resilient  # noqa: E402
-from spotify_agent.spotify_emulator.config import CatalogSpec  # noqa: E402
-from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator  # noqa: E402
 from spotify_agent.warehouse.engine import make_engine  # noqa: E402
 from spotify_agent.warehouse.migrate import upgrade  # noqa: E402
 from spotify_agent.warehouse.schema import artist_events, artist_releases, artist_snapshots  # noqa: E402
+from spotify_emulator.config import CatalogSpec  # noqa: E402
+from spotify_emulator.testing import EmulatorHandle, run_emulator  # noqa: E402
 
 TASK_TRIES = 4  # the DAG's retries=3, plus the first try
 

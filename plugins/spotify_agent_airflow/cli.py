@@ -211,7 +211,7 @@ def _spotify_emulator(log_dir: Path) -> Iterator[EmulatedSpotify]:
     command = [
         sys.executable,
         "-m",
-        "spotify_agent.spotify_emulator",
+        "spotify_emulator",
         "serve",
         "--host",
         address.hostname,
@@ -303,9 +303,9 @@ def _seed_demo_history() -> int:
     from datetime import UTC, datetime, timedelta
 
     from spotify_agent.analytics.demo_history import SeedTrack, seed_history
-    from spotify_agent.spotify_emulator.config import CatalogSpec
-    from spotify_agent.spotify_emulator.testing import build_catalog
     from spotify_agent_airflow.hooks.warehouse import shared_engine
+    from spotify_emulator.config import CatalogSpec
+    from spotify_emulator.testing import build_catalog
 
     catalog = build_catalog(CatalogSpec(seed=42))
     tracks = sorted(catalog.tracks.values(), key=lambda track: (-track.weight, track.id))
@@ -325,9 +325,9 @@ def _seed_demo_audio() -> int:
     object store (a real store holds real audio)."""
     from spotify_agent import resolve_project_path
     from spotify_agent.ml.audio.synthetic import demo_library
-    from spotify_agent.spotify_emulator.config import CatalogSpec
-    from spotify_agent.spotify_emulator.testing import build_catalog
     from spotify_agent_airflow.object_store import DEFAULT_OBJECT_STORE_URL
+    from spotify_emulator.config import CatalogSpec
+    from spotify_emulator.testing import build_catalog
 
     url = os.environ.get("OBJECT_STORE_URL", DEFAULT_OBJECT_STORE_URL)
     if "://" in url and not url.startswith("file://"):

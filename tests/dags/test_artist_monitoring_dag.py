@@ -9,12 +9,12 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from spotify_agent.spotify_emulator.catalog import Catalog
-from spotify_agent.spotify_emulator.config import CatalogSpec
-from spotify_agent.spotify_emulator.fixtures import dump_fixture, load_fixture
-from spotify_agent.spotify_emulator.generator import generate_catalog
-from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
 from spotify_agent.warehouse.schema import artist_events, artist_snapshots, quarantine
+from spotify_emulator.catalog import Catalog
+from spotify_emulator.config import CatalogSpec
+from spotify_emulator.fixtures import dump_fixture, load_fixture
+from spotify_emulator.generator import generate_catalog
+from spotify_emulator.testing import EmulatorHandle, run_emulator
 
 CATALOG = generate_catalog(
     CatalogSpec(

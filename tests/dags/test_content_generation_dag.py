@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, select
 
-from spotify_agent.spotify_emulator.config import CatalogSpec
-from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
 from spotify_agent.warehouse.schema import content_versions, quarantine
+from spotify_emulator.config import CatalogSpec
+from spotify_emulator.testing import EmulatorHandle, run_emulator
 from tests.llm_fake import FakeLlm, run_fake_llm
 
 CATALOG = CatalogSpec(seed=31, n_artists=20, albums_per_artist=2, tracks_per_album=5, n_users=2)

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
-from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
 from spotify_agent.warehouse.engine import make_engine
 from spotify_agent.warehouse.migrate import upgrade
 from spotify_agent.warehouse.schema import audit_log, health_checks
+from spotify_emulator.testing import EmulatorHandle, run_emulator
 from tests.conftest import redis_connection
 from tests.receivers import run_pagerduty_receiver
 

@@ -11,8 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from spotify_agent.spotify_emulator.config import CatalogSpec
-from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
 from spotify_agent.warehouse.schema import (
     catalogue_tracks,
     ingested_files,
@@ -20,6 +18,8 @@ from spotify_agent.warehouse.schema import (
     listening_events,
     quarantine,
 )
+from spotify_emulator.config import CatalogSpec
+from spotify_emulator.testing import EmulatorHandle, run_emulator
 
 TRACK = "4uLU6hMCjMI75M1A2tKUQC"
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine, insert, select
 
-from spotify_agent.spotify_emulator.config import CatalogSpec
-from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
 from spotify_agent.warehouse.schema import audit_log, listening_events, playlist_syncs, quarantine
+from spotify_emulator.config import CatalogSpec
+from spotify_emulator.testing import EmulatorHandle, run_emulator
 
 CATALOG = CatalogSpec(seed=29, n_artists=30, albums_per_artist=3, tracks_per_album=6, n_users=2)
 WRITE_ROUTES = tuple(

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
-from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
 from spotify_agent.warehouse.schema import audit_log
+from spotify_emulator.testing import EmulatorHandle, run_emulator
 from tests.conftest import AirflowHome, make_airflow_home
 from tests.receivers import PagerDutyReceiver, run_pagerduty_receiver
 

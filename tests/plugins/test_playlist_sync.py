@@ -17,10 +17,10 @@ from spotify_agent.spotify.playlists import (
     track_uri,
 )
 from spotify_agent.spotify.resilience import Resilient
-from spotify_agent.spotify_emulator.config import CatalogSpec
-from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
 from spotify_agent_airflow.hooks import spotify as spotify_hook_module
 from spotify_agent_airflow.hooks.spotify import SpotifyHook
+from spotify_emulator.config import CatalogSpec
+from spotify_emulator.testing import EmulatorHandle, run_emulator
 
 CATALOG = CatalogSpec(seed=11, n_artists=40, albums_per_artist=4, tracks_per_album=8, n_users=2)
 WRITE_ROUTES = tuple(

@@ -13,13 +13,13 @@ import sqlite3
 import time
 from pathlib import Path
 
-from spotify_agent.spotify_emulator.config import (
+from spotify_emulator.config import (
     CatalogSpec,
     ClientApp,
     EmulatorConfig,
     RefreshGrant,
 )
-from spotify_agent.spotify_emulator.testing import run_emulator
+from spotify_emulator.testing import run_emulator
 from tests.receivers import run_pagerduty_receiver
 
 

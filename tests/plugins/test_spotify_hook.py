@@ -13,10 +13,10 @@ from spotify_agent.core.errors import PermanentFailure, RetryLater
 from spotify_agent.spotify.api import IncompleteListing, fetch_artist_albums, fetch_artists
 from spotify_agent.spotify.errors import MalformedResponse, orchestration_errors
 from spotify_agent.spotify.resilience import Resilient
-from spotify_agent.spotify_emulator.config import CatalogSpec
-from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
 from spotify_agent_airflow.hooks import spotify as spotify_hook_module
 from spotify_agent_airflow.hooks.spotify import SpotifyHook
+from spotify_emulator.config import CatalogSpec
+from spotify_emulator.testing import EmulatorHandle, run_emulator
 
 # Enough artists for several 50-id batches, and enough releases for several pages.
 CATALOG = CatalogSpec(seed=7, n_artists=130, albums_per_artist=25, tracks_per_album=2)

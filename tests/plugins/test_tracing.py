@@ -44,7 +44,7 @@ def test_every_attempt_is_a_span_in_the_callers_trace(airflow_home) -> None:
 
 
 def test_spotify_calls_and_warehouse_statements_are_child_spans_of_the_task(airflow_home) -> None:
-    from spotify_agent.spotify_emulator.testing import run_emulator
+    from spotify_emulator.testing import run_emulator
 
     trace_id = "8" * 32
     with run_emulator() as spotify, run_otlp_receiver() as otlp:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from spotify_emulator_support import Api, Validators, build_validators, shared_data_dir
 
-from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
+from spotify_emulator.testing import EmulatorHandle, run_emulator
 
 
 @pytest.fixture(scope="session")

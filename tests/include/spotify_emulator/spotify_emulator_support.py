@@ -19,8 +19,8 @@ from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from spotify_agent.spotify_emulator.config import CatalogSpec
-from spotify_agent.spotify_emulator.testing import EmulatorHandle
+from spotify_emulator.config import CatalogSpec
+from spotify_emulator.testing import EmulatorHandle
 
 # A catalogue small enough for an emulator to start in a fraction of a second.
 SMALL = CatalogSpec(seed=11, n_artists=30, albums_per_artist=2, tracks_per_album=6, n_users=3)

@@ -8,8 +8,8 @@ import time
 import httpx
 from spotify_emulator_support import SMALL, Api
 
-from spotify_agent.spotify_emulator.config import ClientApp, EmulatorConfig, RefreshGrant
-from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
+from spotify_emulator.config import ClientApp, EmulatorConfig, RefreshGrant
+from spotify_emulator.testing import EmulatorHandle, run_emulator
 
 
 def _token(handle: EmulatorHandle, **data: str) -> httpx.Response:

@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from spotify_agent.spotify_emulator.catalog import is_spotify_id
-from spotify_agent.spotify_emulator.config import CatalogSpec
-from spotify_agent.spotify_emulator.fixtures import InvalidFixture, dump_fixture, load_fixture
-from spotify_agent.spotify_emulator.generator import generate_catalog
-from spotify_agent.spotify_emulator.testing import run_emulator
+from spotify_emulator.catalog import is_spotify_id
+from spotify_emulator.config import CatalogSpec
+from spotify_emulator.fixtures import InvalidFixture, dump_fixture, load_fixture
+from spotify_emulator.generator import generate_catalog
+from spotify_emulator.testing import run_emulator
 
 INCLUDE = Path(__file__).resolve().parents[3] / "include"
 END = 1_790_000_000_000  # a fixed history end makes the whole catalogue reproducible
@@ -149,7 +149,7 @@ def test_command_line_serves_and_generates(tmp_path: Path) -> None:
     }
     out = tmp_path / "generated.json"
     generated = subprocess.run(
-        [sys.executable, "-m", "spotify_agent.spotify_emulator", "generate", "--artists", "12",
+        [sys.executable, "-m", "spotify_emulator", "generate", "--artists", "12",
          "--users", "2", "--events-per-user", "20", "--out", str(out)],
         capture_output=True, text=True, timeout=60, check=False, env=env,
     )  # fmt: skip
@@ -157,7 +157,7 @@ def test_command_line_serves_and_generates(tmp_path: Path) -> None:
     assert len(load_fixture(out).artists) == 12
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "spotify_agent.spotify_emulator", "serve", "--port", str(port),
+        [sys.executable, "-m", "spotify_emulator", "serve", "--port", str(port),
          "--tier", "development", "--faults", "rate=0.5,seed=7,kinds=503", "--fixtures", str(out),
          "--log-level", "warning"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -179,7 +179,7 @@ def test_command_line_serves_and_generates(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=10)
     bad = subprocess.run(
-        [sys.executable, "-m", "spotify_agent.spotify_emulator", "serve", "--faults", "kinds=404"],
+        [sys.executable, "-m", "spotify_emulator", "serve", "--faults", "kinds=404"],
         capture_output=True, text=True, timeout=60, check=False, env=env,
     )  # fmt: skip
     assert bad.returncode == 2 and "404" in bad.stderr

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from spotify_emulator_support import SMALL, Api
 
-from spotify_agent.spotify_emulator.config import ClientApp, EmulatorConfig
-from spotify_agent.spotify_emulator.faults import FaultSpec, InvalidFaultSpec
-from spotify_agent.spotify_emulator.testing import run_emulator
+from spotify_emulator.config import ClientApp, EmulatorConfig
+from spotify_emulator.faults import FaultSpec, InvalidFaultSpec
+from spotify_emulator.testing import run_emulator
 
 
 def test_rate_limit_answers_429_with_retry_after_and_recovers() -> None:

@@ -18,7 +18,7 @@ from openapi_core.validation.response.exceptions import InvalidData
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from spotify_emulator_support import Api, SpecRequest, SpecResponse, Validators, shared_data_dir
 
-from spotify_agent.spotify_emulator.testing import EmulatorHandle
+from spotify_emulator.testing import EmulatorHandle
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from spotify_emulator_support import Api
 
-from spotify_agent.spotify_emulator.config import CatalogSpec
-from spotify_agent.spotify_emulator.testing import run_emulator
+from spotify_emulator.config import CatalogSpec
+from spotify_emulator.testing import run_emulator
 
 
 def _uris(api: Api, count: int, start: int = 0) -> list[str]:
@@ -206,7 +206,7 @@ def test_recently_played_shows_only_the_newest_50_like_spotify(ext_api: Api) -> 
 
 def _recently_played_at(spec: CatalogSpec) -> tuple[list[str], int]:
     """The played_at values one emulator serves the user, and the day start they were served on."""
-    from spotify_agent.spotify_emulator.generator import start_of_utc_day_ms
+    from spotify_emulator.generator import start_of_utc_day_ms
 
     with run_emulator(catalog=spec) as emulator:
         api = Api(emulator)

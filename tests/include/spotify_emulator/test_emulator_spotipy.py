@@ -13,7 +13,7 @@ import spotipy
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOAuth
 
-from spotify_agent.spotify_emulator.testing import EmulatorHandle, run_emulator
+from spotify_emulator.testing import EmulatorHandle, run_emulator
 
 SCOPE = "playlist-modify-public playlist-modify-private user-read-recently-played user-read-private"
 

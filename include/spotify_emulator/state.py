@@ -14,18 +14,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from spotify_agent.spotify_emulator.catalog import BASE62, Catalog
-from spotify_agent.spotify_emulator.config import ClientApp, EmulatorConfig, RefreshGrant
-from spotify_agent.spotify_emulator.errors import (
+from spotify_emulator.catalog import BASE62, Catalog
+from spotify_emulator.config import ClientApp, EmulatorConfig, RefreshGrant
+from spotify_emulator.errors import (
     EXPIRED_TOKEN,
     INVALID_TOKEN,
     NO_TOKEN,
     AccountsError,
     SpotifyError,
 )
-from spotify_agent.spotify_emulator.faults import FaultInjector
-from spotify_agent.spotify_emulator.playlists import PlaylistStore
-from spotify_agent.spotify_emulator.search import SearchIndex
+from spotify_emulator.faults import FaultInjector
+from spotify_emulator.playlists import PlaylistStore
+from spotify_emulator.search import SearchIndex
 
 
 @dataclass(frozen=True)

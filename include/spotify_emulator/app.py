@@ -17,22 +17,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from spotify_agent.spotify_emulator import accounts, admin, api
-from spotify_agent.spotify_emulator.catalog import Catalog
-from spotify_agent.spotify_emulator.config import EmulatorConfig
-from spotify_agent.spotify_emulator.errors import (
+from spotify_emulator import accounts, admin, api
+from spotify_emulator.catalog import Catalog
+from spotify_emulator.config import EmulatorConfig
+from spotify_emulator.errors import (
     SERVICE_NOT_FOUND,
     AccountsError,
     SpotifyError,
     error_body,
 )
-from spotify_agent.spotify_emulator.faults import (
+from spotify_emulator.faults import (
     Fault,
     drop_required_field,
     malform_body,
     truncate_body,
 )
-from spotify_agent.spotify_emulator.state import EmulatorState
+from spotify_emulator.state import EmulatorState
 
 log = logging.getLogger(__name__)
 ADMIN_PREFIX = "/_emulator"

@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 
-from spotify_agent.spotify_emulator.errors import AccountsError
-from spotify_agent.spotify_emulator.helpers import emulator, respond
+from spotify_emulator.errors import AccountsError
+from spotify_emulator.helpers import emulator, respond
 
 router = APIRouter()
 

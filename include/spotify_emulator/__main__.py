@@ -1,4 +1,4 @@
-"""Command line: ``python -m spotify_agent.spotify_emulator serve|generate ...``.
+"""Command line: ``python -m spotify_emulator serve|generate ...``.
 
 ``serve`` runs the emulator with uvicorn in the foreground; ``generate`` writes a seeded
 catalogue as a fixture file (the format ``serve --fixtures`` reads back).
@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from spotify_agent.spotify_emulator.config import (
+from spotify_emulator.config import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_RATE_LIMIT,
@@ -26,9 +26,9 @@ from spotify_agent.spotify_emulator.config import (
     EmulatorConfig,
     RefreshGrant,
 )
-from spotify_agent.spotify_emulator.faults import FaultSpec, InvalidFaultSpec
+from spotify_emulator.faults import FaultSpec, InvalidFaultSpec
 
-log = logging.getLogger("spotify_agent.spotify_emulator")
+log = logging.getLogger("spotify_emulator")
 
 
 def _catalog_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +51,7 @@ def _fault_spec(text: str) -> FaultSpec:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m spotify_agent.spotify_emulator")
+    parser = argparse.ArgumentParser(prog="python -m spotify_emulator")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the emulator (uvicorn, foreground)")
@@ -113,9 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here so `--help` stays fast.
     import uvicorn
 
-    from spotify_agent.spotify_emulator.app import create_app
-    from spotify_agent.spotify_emulator.fixtures import dump_fixture
-    from spotify_agent.spotify_emulator.testing import build_catalog
+    from spotify_emulator.app import create_app
+    from spotify_emulator.fixtures import dump_fixture
+    from spotify_emulator.testing import build_catalog
 
     if args.command == "generate":
         catalog = build_catalog(_spec(args, args.history_end_ms))

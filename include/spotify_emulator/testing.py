@@ -23,18 +23,18 @@ from typing import Any
 import httpx
 import uvicorn
 
-from spotify_agent.spotify_emulator.app import create_app
-from spotify_agent.spotify_emulator.catalog import Catalog
-from spotify_agent.spotify_emulator.config import (
+from spotify_emulator.app import create_app
+from spotify_emulator.catalog import Catalog
+from spotify_emulator.config import (
     DEFAULT_RATE_WINDOW_S,
     DEFAULT_RECENTLY_PLAYED_CAP,
     CatalogSpec,
     EmulatorConfig,
     Tier,
 )
-from spotify_agent.spotify_emulator.faults import FaultSpec
-from spotify_agent.spotify_emulator.fixtures import load_fixture
-from spotify_agent.spotify_emulator.generator import generate_catalog
+from spotify_emulator.faults import FaultSpec
+from spotify_emulator.fixtures import load_fixture
+from spotify_emulator.generator import generate_catalog
 
 _UNSET: Any = object()
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from spotify_agent.spotify_emulator.catalog import (
+from spotify_emulator.catalog import (
     BASE62,
     Album,
     AlbumType,
@@ -32,7 +32,7 @@ from spotify_agent.spotify_emulator.catalog import (
     Track,
     User,
 )
-from spotify_agent.spotify_emulator.config import CatalogSpec
+from spotify_emulator.config import CatalogSpec
 
 # ISO 3166-1 alpha-2 codes of markets Spotify serves (a representative subset).
 MARKETS: tuple[str, ...] = (

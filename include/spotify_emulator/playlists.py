@@ -13,10 +13,10 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from spotify_agent.spotify_emulator.catalog import Catalog, PlaylistSeed
-from spotify_agent.spotify_emulator.errors import SpotifyError
-from spotify_agent.spotify_emulator.paging import paging
-from spotify_agent.spotify_emulator.render import JSON, Renderer, iso_s
+from spotify_emulator.catalog import Catalog, PlaylistSeed
+from spotify_emulator.errors import SpotifyError
+from spotify_emulator.paging import paging
+from spotify_emulator.render import JSON, Renderer, iso_s
 
 MAX_ITEMS_PER_REQUEST = 100
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from spotify_agent.spotify_emulator.faults import FaultSpec
+from spotify_emulator.faults import FaultSpec
 
 Tier = Literal["extended", "development"]
 TIERS: tuple[Tier, ...] = ("extended", "development")

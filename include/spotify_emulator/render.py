@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from spotify_agent.spotify_emulator.catalog import (
+from spotify_emulator.catalog import (
     Album,
     AlbumGroup,
     Artist,
@@ -23,7 +23,7 @@ from spotify_agent.spotify_emulator.catalog import (
     Track,
     User,
 )
-from spotify_agent.spotify_emulator.config import Tier
+from spotify_emulator.config import Tier
 
 JSON = dict[str, Any]
 OPEN = "https://open.spotify.com"

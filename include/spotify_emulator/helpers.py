@@ -7,8 +7,8 @@ from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Request, Response
 
-from spotify_agent.spotify_emulator.catalog import is_spotify_id
-from spotify_agent.spotify_emulator.errors import (
+from spotify_emulator.catalog import is_spotify_id
+from spotify_emulator.errors import (
     FORBIDDEN,
     INSUFFICIENT_SCOPE,
     INVALID_ID,
@@ -17,8 +17,8 @@ from spotify_agent.spotify_emulator.errors import (
     RATE_LIMITED,
     SpotifyError,
 )
-from spotify_agent.spotify_emulator.render import Renderer
-from spotify_agent.spotify_emulator.state import AccessToken, EmulatorState
+from spotify_emulator.render import Renderer
+from spotify_emulator.state import AccessToken, EmulatorState
 
 T = TypeVar("T")
 

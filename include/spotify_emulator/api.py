@@ -13,9 +13,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from spotify_agent.spotify_emulator.catalog import ALBUM_GROUPS, AlbumGroup, is_spotify_id
-from spotify_agent.spotify_emulator.errors import INVALID_ID, NOT_FOUND, SpotifyError
-from spotify_agent.spotify_emulator.helpers import (
+from spotify_emulator.catalog import ALBUM_GROUPS, AlbumGroup, is_spotify_id
+from spotify_emulator.errors import INVALID_ID, NOT_FOUND, SpotifyError
+from spotify_emulator.helpers import (
     Token,
     api_base,
     emulator,
@@ -30,14 +30,14 @@ from spotify_agent.spotify_emulator.helpers import (
     require_user,
     respond,
 )
-from spotify_agent.spotify_emulator.paging import paging, with_query
-from spotify_agent.spotify_emulator.playlists import (
+from spotify_emulator.paging import paging, with_query
+from spotify_emulator.playlists import (
     MAX_ITEMS_PER_REQUEST,
     PlaylistState,
     parse_removals,
 )
-from spotify_agent.spotify_emulator.search import SEARCH_TYPES, parse_query
-from spotify_agent.spotify_emulator.state import AccessToken
+from spotify_emulator.search import SEARCH_TYPES, parse_query
+from spotify_emulator.state import AccessToken
 
 router = APIRouter(prefix="/v1")
 _TRACK_URI = re.compile(r"^spotify:(track|episode|local):(.+)$")

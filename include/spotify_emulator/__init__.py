@@ -4,19 +4,22 @@ It serves a seeded catalogue (or JSON fixtures) through the same paths, paramete
 error bodies, limits and failure modes as the real service in 2026 (``shared/SPOTIFY_API.md``),
 so a client that works against it works against Spotify. No Airflow imports anywhere.
 
+A demo and test server, not business logic: it is its own top-level package beside the business
+package ``spotify_agent`` and imports nothing from it. ``make demo`` and the tests start it.
+
 Starting it
 -----------
 Command line (foreground, uvicorn)::
 
-    python -m spotify_agent.spotify_emulator serve --host 127.0.0.1 --port 8765 \\
+    python -m spotify_emulator serve --host 127.0.0.1 --port 8765 \\
         --tier development --faults "rate=0.2,seed=7,kinds=429+500+503+truncated" \\
         --seed 42 --artists 200 --users 5 --events-per-user 300 --rate-limit 180
-    python -m spotify_agent.spotify_emulator serve --fixtures catalog.json
-    python -m spotify_agent.spotify_emulator generate --seed 42 --out catalog.json
+    python -m spotify_emulator serve --fixtures catalog.json
+    python -m spotify_emulator generate --seed 42 --out catalog.json
 
-In tests, :func:`spotify_agent.spotify_emulator.testing.run_emulator` starts it in a thread on
-a free port and yields an ``EmulatorHandle`` (``base_url``, ``api_url``, ``token_url``,
-``client_id``, ``client_secret``, ``refresh_token``, ``stats()``, ``set_faults()``, ...).
+In tests, :func:`spotify_emulator.testing.run_emulator` starts it in a thread on a free port
+and yields an ``EmulatorHandle`` (``base_url``, ``api_url``, ``token_url``, ``client_id``,
+``client_secret``, ``refresh_token``, ``stats()``, ``set_faults()``, ...).
 With spotipy: ``sp.prefix = handle.api_url + "/"`` and
 ``SpotifyClientCredentials.OAUTH_TOKEN_URL = SpotifyOAuth.OAUTH_TOKEN_URL = handle.token_url``.
 
@@ -107,14 +110,14 @@ code flow is not emulated (users come with refresh tokens).
 
 from __future__ import annotations
 
-from spotify_agent.spotify_emulator.config import (
+from spotify_emulator.config import (
     CatalogSpec,
     ClientApp,
     EmulatorConfig,
     RefreshGrant,
     Tier,
 )
-from spotify_agent.spotify_emulator.faults import FaultSpec, InvalidFaultSpec
+from spotify_emulator.faults import FaultSpec, InvalidFaultSpec
 
 __all__ = [
     "CatalogSpec",

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from spotify_agent.spotify_emulator.catalog import (
+from spotify_emulator.catalog import (
     Album,
     AlbumType,
     Artist,
@@ -31,9 +31,9 @@ from spotify_agent.spotify_emulator.catalog import (
     Track,
     User,
 )
-from spotify_agent.spotify_emulator.config import CatalogSpec
-from spotify_agent.spotify_emulator.generator import MARKETS, add_users
-from spotify_agent.spotify_emulator.render import Renderer, iso_ms, iso_s
+from spotify_emulator.config import CatalogSpec
+from spotify_emulator.generator import MARKETS, add_users
+from spotify_emulator.render import Renderer, iso_ms, iso_s
 
 Obj = dict[str, Any]
 FIXTURE_API = "https://api.spotify.com/v1"

@@ -15,9 +15,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from spotify_agent.spotify_emulator.errors import SpotifyError
-from spotify_agent.spotify_emulator.faults import FaultSpec, InvalidFaultSpec
-from spotify_agent.spotify_emulator.helpers import emulator, json_body, respond
+from spotify_emulator.errors import SpotifyError
+from spotify_emulator.faults import FaultSpec, InvalidFaultSpec
+from spotify_emulator.helpers import emulator, json_body, respond
 
 router = APIRouter(prefix="/_emulator")
 
