@@ -44,19 +44,50 @@ POSTGRES_URL = os.environ.get(
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
+# Test files that take minutes (real Airflow deployments, many `airflow dags test` runs), started
+# first so that no worker is left with one of them at the end while the others idle.
+LONGEST_FIRST = (
+    "tests/e2e/test_celery_deployment.py",
+    "tests/e2e",
+    "tests/dags/test_game_day.py",
+    "tests/dags/test_gdpr_erasure_dag.py",
+    "tests/dags",
+)
+
+
+def _scope(nodeid: str) -> str:
+    """What one worker runs together: a test file, or all end-to-end tests on the one Airflow
+    they start (the Celery deployment starts its own, so it is a scope of its own)."""
+    path = nodeid.split("::", 1)[0]
+    if path.startswith("tests/e2e/") and path != LONGEST_FIRST[0]:
+        return "tests/e2e"
+    return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        scope = _scope(item.nodeid)
+        return next(
+            (n for n, prefix in enumerate(LONGEST_FIRST) if scope.startswith(prefix)),
+            len(LONGEST_FIRST),
+        )
+
+    items.sort(key=rank)  # stable: each file keeps its own order
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """Under pytest-xdist (``make test`` runs ``-n auto``) a test file stays on one worker, so
-    its module fixtures are built once, and the end-to-end tests share one worker, which starts
-    one Airflow for them all. (Not ``xdist_group`` marks: pytest 9.2 ignores how xdist 3.8 tags
-    node ids with them, pytest-xdist issue 1386.)"""
+    """Under pytest-xdist (``make test`` runs ``-n auto``) a scope (see ``_scope``) stays on one
+    worker, so its module fixtures are built once. (Not ``xdist_group`` marks: pytest 9.2 ignores
+    how xdist 3.8 tags node ids with them, pytest-xdist issue 1386.)"""
     from xdist.scheduler import LoadScopeScheduling
 
-    class ByFileE2ETogether(LoadScopeScheduling):  # type: ignore[misc]
+    class ByScope(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return "tests/e2e" if path.startswith("tests/e2e/") else path
+            return _scope(nodeid)
 
-    return ByFileE2ETogether(config, log)
+    # Scopes in collection order (LONGEST_FIRST), not xdist's default of most tests first.
+    config.option.loadscopereorder = False
+    return ByScope(config, log)
 
 
 def _service_missing(what: str, url: str, error: Exception) -> pytest.Failed:
