@@ -17,7 +17,7 @@ from typing import Any
 
 from spotify_agent.analytics import charts
 from spotify_agent.analytics.report_facts import ReportFacts, Totals
-from spotify_agent.content.text import format_number
+from spotify_agent.core.numbers import format_number
 
 TEMPLATES = Path(__file__).with_name("templates")
 # Movers per direction in the chart and the table's first rows.

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-FactValue = int | float | str
+from spotify_agent.core.numbers import FactValue, format_number
 
 # Spotify shows at most 300 characters of a playlist description.
 MAX_DESCRIPTION_CHARS = 300
@@ -65,15 +65,6 @@ class Draft:
 
     def sentences_json(self) -> list[dict[str, Any]]:
         return [sentence.as_dict() for sentence in self.sentences]
-
-
-def format_number(value: FactValue) -> str:
-    """Integers with thousands separators, other numbers with one decimal, text as is."""
-    if isinstance(value, bool) or isinstance(value, str):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.1f}"
 
 
 # A number is any run of digits not inside another number ("top5" and "No.2" count too).

@@ -21,6 +21,15 @@ def connection_outside_tasks(conn_id: str) -> tuple[Any | None, str]:
         return None, reason
 
 
+def warehouse_url_outside_tasks(conn_id: str = "warehouse_default") -> Any:
+    """The warehouse URL from outside a task: connections come from the metadata DB or secrets."""
+    from airflow.models.connection import Connection
+
+    from spotify_agent_airflow.hooks.warehouse import warehouse_url
+
+    return warehouse_url(Connection.get_connection_from_secrets(conn_id))
+
+
 def keyring_outside_tasks(conn_id: str = "gdpr_erasure_key") -> Any:
     """The erasure keys from outside a task; an empty keyring (which refuses any logged key)
     when the connection is missing, said on stdout."""

@@ -1,0 +1,110 @@
+"""The layers, kept by reading every module's imports (lazy ones inside functions included).
+
+- ``include/`` is plain Python: no Airflow, no ``plugins/``; it runs and tests without Airflow.
+- The bundled Spotify emulator (``spotify_emulator``) is a demo and test server beside the
+  business package: neither imports the other.
+- The business package's domains depend on each other without cycles.
+- Each project command (``commands/``) is a module of its own of at most 250 lines.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_DIR
+
+INCLUDE = PROJECT_DIR / "include"
+BUSINESS = INCLUDE / "spotify_agent"
+EMULATOR = INCLUDE / "spotify_emulator"
+COMMANDS = PROJECT_DIR / "plugins" / "spotify_agent_airflow" / "commands"
+CLI = PROJECT_DIR / "plugins" / "spotify_agent_airflow" / "cli.py"
+
+
+def imported_modules(path: Path) -> Iterator[str]:
+    """Every absolute module name ``path`` imports, at top level or inside a function."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def _importers(folder: Path, prefix: str) -> list[str]:
+    return sorted(
+        f"{path.relative_to(PROJECT_DIR)} imports {name}"
+        for path in folder.rglob("*.py")
+        for name in set(imported_modules(path))
+        if name == prefix or name.startswith(f"{prefix}.")
+    )
+
+
+@pytest.mark.parametrize("forbidden", ["airflow", "spotify_agent_airflow"])
+def test_include_never_imports_airflow_or_the_plugins(forbidden: str) -> None:
+    assert _importers(INCLUDE, forbidden) == []
+
+
+def test_the_business_package_and_the_emulator_never_import_each_other() -> None:
+    assert _importers(BUSINESS, "spotify_emulator") == []
+    assert _importers(EMULATOR, "spotify_agent") == []
+
+
+def domain_graph() -> dict[str, set[str]]:
+    """Which domain package of ``spotify_agent`` imports which other one."""
+    domains = {path.name for path in BUSINESS.iterdir() if (path / "__init__.py").exists()}
+    graph: dict[str, set[str]] = {domain: set() for domain in domains}
+    for domain in domains:
+        for path in (BUSINESS / domain).rglob("*.py"):
+            for name in imported_modules(path):
+                parts = name.split(".")
+                if parts[0] == "spotify_agent" and len(parts) > 1 and parts[1] in domains:
+                    if parts[1] != domain:
+                        graph[domain].add(parts[1])
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each dependency cycle once, as the path that closes it."""
+    found, done = [], set()
+
+    def visit(node: str, path: list[str]) -> None:
+        if node in path:
+            found.append([*path[path.index(node) :], node])
+            return
+        if node in done:
+            return
+        for target in sorted(graph[node]):
+            visit(target, [*path, node])
+        done.add(node)
+
+    for node in sorted(graph):
+        visit(node, [])
+    return found
+
+
+def test_the_domains_depend_on_each_other_without_cycles() -> None:
+    graph = domain_graph()
+
+    assert {"analytics", "content", "core", "warehouse"} <= set(graph)
+    assert cycles(graph) == []
+    # The bottom layers: the schema uses no domain; core (audit, quarantine) only the schema.
+    assert graph["warehouse"] == set()
+    assert graph["core"] <= {"warehouse"}
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c", "a"]]
+
+
+def test_each_command_is_a_module_of_its_own_and_short() -> None:
+    lengths = {
+        str(path.relative_to(PROJECT_DIR)): len(path.read_text().splitlines())
+        for path in [CLI, *COMMANDS.glob("*.py")]
+    }
+
+    assert {path: n for path, n in lengths.items() if n > 250} == {}
+    assert lengths[str(CLI.relative_to(PROJECT_DIR))] <= 60, "cli.py only assembles the parser"
