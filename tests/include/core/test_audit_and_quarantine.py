@@ -126,3 +126,52 @@ def test_a_key_below_a_folder_is_found_on_s3_and_locally(s3_server, tmp_path) ->
     (tmp_path / "landing/x/y.json").write_text("{}")
     local = ObjectStoragePath(f"file://{tmp_path}/landing")
     assert [relative_key(p, local) for p in local.rglob("*") if p.is_file()] == ["x/y.json"]
+
+
+def test_an_attempts_counts_are_told_once_committed_never_when_rolled_back(warehouse) -> None:
+    from spotify_agent.core.audit import Attempt
+
+    told: list[tuple[str, dict]] = []
+    attempt = Attempt(
+        "dag", "run-1", "c" * 32, task_id="t", on_committed=lambda a, c: told.append((a, dict(c)))
+    )
+    with pytest.raises(RuntimeError), warehouse.begin() as connection:
+        attempt.record(connection, "rows_written", counts={"rows_written": 3})
+        raise RuntimeError("the write failed")
+    assert told == []
+
+    with warehouse.begin() as connection:
+        attempt.record(connection, "rows_written", counts={"rows_written": 3})
+    assert told == [("rows_written", {"rows_written": 3})]
+    with warehouse.connect() as connection:
+        rows = connection.execute(select(audit_log.c.action, audit_log.c.task_id)).all()
+    assert [tuple(row) for row in rows] == [("rows_written", "t")]
+
+
+def test_record_write_sets_the_bad_items_aside_and_audits_their_number(warehouse) -> None:
+    from spotify_agent.core.audit import Attempt, record_write
+
+    attempt = Attempt("dag", "run-1", "d" * 32, task_id="t")
+    bad = [
+        QuarantinedItem("landing/a.jsonl:1", {"played_at": "soon"}, "played_at: not a time"),
+        QuarantinedItem("landing/a.jsonl:2", "{broken", "not JSON"),
+    ]
+    with warehouse.begin() as connection:
+        counts = record_write(
+            connection, attempt, "events_stored", counts={"rows_written": 5}, quarantined=bad
+        )
+    with warehouse.begin() as connection:  # the same bad items again: kept once
+        again = record_write(
+            connection, attempt, "events_stored", counts={"rows_written": 0}, quarantined=bad
+        )
+
+    assert counts == {"rows_written": 5, "quarantined": 2}
+    assert again == {"rows_written": 0, "quarantined": 2}  # set aside by this run too
+    with warehouse.connect() as connection:
+        sources = connection.execute(select(quarantine.c.source, quarantine.c.run_id)).all()
+        (audit,) = connection.execute(select(audit_log)).mappings().all()
+    assert sorted(tuple(row) for row in sources) == [
+        ("landing/a.jsonl:1", "run-1"),
+        ("landing/a.jsonl:2", "run-1"),
+    ]
+    assert audit["counts"] == {"rows_written": 0, "quarantined": 2}  # the re-run's, replacing
