@@ -1,9 +1,10 @@
-"""Tasks of ``artist_monitoring``: plan the batches, snapshot each batch, summarise the run."""
+"""Tasks of ``artist_monitoring``: plan the batches, snapshot each batch, summarise the run.
+The jobs are :func:`spotify_agent.spotify.artist_monitoring.plan_artist_batches` and
+:func:`~spotify_agent.spotify.artist_monitoring.snapshot_artist_batch`."""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -14,31 +15,6 @@ from spotify_agent_airflow.context import interval_end
 
 log = logging.getLogger(__name__)
 
-# 50 artists = one several-ids call on the extended tier; a mapped task per batch fails alone.
-BATCH_SIZE = 50
-
-
-def plan_batches(context: Any, *, warehouse_conn_id: str = "warehouse_default") -> list[list[str]]:
-    """Add the run's ``add_artist_ids`` to the watch list and split it into batches."""
-    from spotify_agent.spotify.monitoring import batches
-    from spotify_agent.spotify.monitoring_store import watch, watched_ids
-    from spotify_agent_airflow.audit import audit_action
-    from spotify_agent_airflow.hooks.warehouse import WarehouseHook
-
-    conf = read_conf(context, ArtistMonitoringConf)
-    with WarehouseHook(warehouse_conn_id).get_engine().begin() as connection:
-        if conf.add_artist_ids:
-            watch(
-                connection, conf.add_artist_ids, run_id=context["ti"].run_id, at=datetime.now(UTC)
-            )
-            audit_action(
-                connection, context, "artists_watched", counts={"artists": len(conf.add_artist_ids)}
-            )
-        ids = watched_ids(connection)
-    planned = batches(ids, BATCH_SIZE)
-    log.info("%d watched artists in %d batches", len(ids), len(planned))
-    return planned
-
 
 class PlanArtistBatchesOperator(BaseOperator):
     """Adds the run's ``add_artist_ids`` to the watch list; returns the batches to snapshot."""
@@ -48,7 +24,15 @@ class PlanArtistBatchesOperator(BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> list[list[str]]:
-        return plan_batches(context, warehouse_conn_id=self.warehouse_conn_id)
+        from spotify_agent.spotify.artist_monitoring import plan_artist_batches
+        from spotify_agent_airflow.audit import attempt_of
+        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+
+        conf = read_conf(context, ArtistMonitoringConf)
+        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        planned = plan_artist_batches(engine, conf, attempt_of(context))
+        log.info("%s", planned.summary_line())
+        return planned.batches
 
 
 class ArtistSnapshotOperator(BaseOperator):
@@ -70,65 +54,29 @@ class ArtistSnapshotOperator(BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
-        from spotify_agent.core.quarantine import quarantine_items
-        from spotify_agent.spotify.errors import orchestration_errors
-        from spotify_agent.spotify.monitoring import snapshot_artists
-        from spotify_agent.spotify.monitoring_store import record_batch
-        from spotify_agent.spotify.resilience import Resilient
-        from spotify_agent_airflow.audit import audit_action
-        from spotify_agent_airflow.context import run_ref
+        from spotify_agent.spotify.artist_monitoring import snapshot_artist_batch
+        from spotify_agent_airflow.audit import attempt_of
         from spotify_agent_airflow.hooks.spotify import SpotifyHook
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, ArtistMonitoringConf)
-        day = interval_end(context).date()
         spotify = SpotifyHook(self.spotify_conn_id)
-        client = Resilient(spotify.client)
-        with orchestration_errors(self.spotify_conn_id):
-            batch = snapshot_artists(client, self.artist_ids, tier=spotify.tier, on=day)
-
-        ref = run_ref(context)
-        now = datetime.now(UTC)
-        with WarehouseHook(self.warehouse_conn_id).get_engine().begin() as connection:
-            written, events = record_batch(
-                connection,
-                batch,
-                day=day,
-                follower_jump_pct=conf.follower_jump_pct,
-                popularity_jump=conf.popularity_jump,
-                run_id=ref.run_id,
-                trace_id=ref.trace_id,
-                at=now,
-            )
-            quarantined = quarantine_items(
-                connection, [*batch.quarantined, *client.quarantined], run=ref, at=now
-            )
-            counts = {
-                "rows_written": written + events,
-                "snapshots": written,
-                "events": events,
-                "quarantined": quarantined,
-                "releases": sum(len(r) for r in batch.releases.values()),
-                **spotify.stats.summary(),
-            }
-            audit_action(
-                connection,
-                context,
-                "artist_snapshots_written",
-                counts=counts,
-                entity_type="artist_batch",
-                entity_key=f"{self.artist_ids[0]}..{self.artist_ids[-1]}"
-                if self.artist_ids
-                else "",
-            )
-        log.info("batch of %d artists: %s", len(self.artist_ids), counts)
-        if batch.incomplete:
+        snapshot = snapshot_artist_batch(
+            WarehouseHook(self.warehouse_conn_id).get_engine(),
+            spotify.client,
+            self.artist_ids,
+            conf,
+            attempt_of(context),
+            tier=spotify.tier,
+            day=interval_end(context).date(),
+            spotify_conn_id=self.spotify_conn_id,
+            calls=spotify.stats,
+        )
+        log.info("%s", snapshot.summary_line())
+        if snapshot.incomplete:
             # The rest is stored; a retry (standard backoff) snapshots these, idempotently.
-            raise IncompleteBatch(
-                f"{len(batch.incomplete)} artists had no complete release listing: "
-                + ", ".join(batch.incomplete[:10])
-            )
-        return counts
+            raise IncompleteBatch(snapshot.incomplete_line())
+        return snapshot.counts
 
 
 class IncompleteBatch(RuntimeError):

@@ -1,4 +1,5 @@
-"""Tasks of ``log_rotation``: rotate task logs, clean Airflow's metadata database."""
+"""Tasks of ``log_rotation``: rotate task logs, clean Airflow's metadata database. The log job
+is :func:`spotify_agent.maintenance.log_rotation.rotate_task_logs`."""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ from spotify_agent_airflow.conf import read_conf
 
 log = logging.getLogger(__name__)
 
-ARCHIVE_PREFIX = "logs/airflow"
-
 
 class RotateLogsOperator(BaseOperator):
     """Gzips old task logs, archives them in the object store, deletes old local archives."""
@@ -28,37 +27,22 @@ class RotateLogsOperator(BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
-        from spotify_agent.maintenance.logs import rotate_logs
-        from spotify_agent_airflow.audit import audit_action
+        from spotify_agent.maintenance.log_rotation import rotate_task_logs
+        from spotify_agent_airflow.audit import attempt_of
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
         run_conf = read_conf(context, LogRotationConf)
-        root = Path(conf.get("logging", "base_log_folder"))
-        # Disk space is about now, not about the run's data interval.
-        report = rotate_logs(
-            root,
-            object_store_root() / ARCHIVE_PREFIX,
-            now=datetime.now(UTC),
-            compress_after=timedelta(days=run_conf.compress_after_days),
-            delete_after=timedelta(days=run_conf.keep_local_days),
+        # Disk space is about now, not about the run's data interval: the job's clock is its own.
+        rotated = rotate_task_logs(
+            WarehouseHook(self.warehouse_conn_id).get_engine(),
+            Path(conf.get("logging", "base_log_folder")),
+            object_store_root(),
+            run_conf,
+            attempt_of(context),
         )
-        counts = report.counts()
-        with WarehouseHook(self.warehouse_conn_id).get_engine().begin() as connection:
-            audit_action(
-                connection,
-                context,
-                "logs_rotated",
-                outcome="done" if not report.problems else "partial",
-                counts=counts,
-                entity_type="log_folder",
-                entity_key=str(root)[-250:],
-                detail="; ".join(report.problems[:10]) or None,
-            )
-        log.info("log rotation under %s: %s", root, counts)
-        for problem in report.problems:
-            log.warning("could not rotate %s", problem)
-        return counts
+        log.info("%s", rotated.summary_line())
+        return rotated.counts
 
 
 class CleanMetadataOperator(BaseOperator):
