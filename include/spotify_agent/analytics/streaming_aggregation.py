@@ -1,0 +1,175 @@
+"""The ``streaming_aggregation`` job: aggregate the run's period (and yesterday, when its own run
+never wrote it) from a Parquet extract of its plays, replace the period's rows, quarantine a
+day's bad plays and audit the counts, in one transaction per period.
+
+Idempotent: a period's rows, and a day's quarantine, are replaced as a whole, so a re-run writes
+the same rows; listeners being erased are left out, checked again inside the write.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from spotify_agent.analytics.aggregation import DayAggregates
+from spotify_agent.analytics.confs import StreamingAggregationConf
+from spotify_agent.analytics.store import (
+    EXTRACT_PREFIX,
+    Period,
+    aggregate_extract,
+    clear_quarantine,
+    extract,
+    missing_day,
+    period_for,
+    rejected_items,
+    replace_period,
+    sweep_stale_extracts,
+)
+from spotify_agent.core.audit import Attempt, record_write
+from spotify_agent.core.quarantine import QuarantinedItem
+from spotify_agent.maintenance.erasure import erased_among
+from spotify_agent.maintenance.erasure_keys import Keyring
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodAggregated:
+    """What one period's aggregation wrote and set aside."""
+
+    period: Period
+    counts: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The period as downstream tasks read it (``announce_day``: its kind and start)."""
+        return {
+            "kind": self.period.kind,
+            "period_start": self.period.start.isoformat(),
+            **self.counts,
+        }
+
+
+@dataclass(frozen=True)
+class ListeningAggregation:
+    """The periods a run aggregated, oldest first."""
+
+    periods: tuple[PeriodAggregated, ...]
+
+    @property
+    def announced(self) -> PeriodAggregated:
+        """The finished day written, if any (what ``announce_day`` announces), else the last."""
+        days = [done for done in self.periods if done.period.kind == "day"]
+        return days[-1] if days else self.periods[-1]
+
+    def summary_line(self) -> str:
+        return "; ".join(
+            f"{done.period.label}: {done.counts['plays']} plays, "
+            f"{done.counts['rows_written']} rows, {done.counts['quarantined']} quarantined"
+            for done in self.periods
+        )
+
+
+def aggregate_listening(
+    engine: Engine,
+    interval_end: datetime,
+    conf: StreamingAggregationConf,
+    attempt: Attempt,
+    key: Keyring,
+    *,
+    scratch: Path | None = None,
+    now: datetime | None = None,
+) -> ListeningAggregation:
+    """Aggregate the period of a run whose interval ends at ``interval_end`` (or ``conf.day``),
+    and yesterday too when it was never written. Extracts go under ``scratch`` (the temp dir)."""
+    period = period_for(interval_end, conf.day)
+    with engine.connect() as connection:
+        # Yesterday, when its 01:00 run was skipped or failed for good.
+        late_day = missing_day(connection, period) if conf.day is None else None
+    scratch = scratch or Path(tempfile.gettempdir())
+    periods = [late_day, period] if late_day else [period]
+    return ListeningAggregation(
+        tuple(
+            aggregate_period(engine, each, attempt, key, scratch=scratch, now=now)
+            for each in periods
+        )
+    )
+
+
+def aggregate_period(
+    engine: Engine,
+    period: Period,
+    attempt: Attempt,
+    key: Keyring,
+    *,
+    scratch: Path,
+    now: datetime | None = None,
+) -> PeriodAggregated:
+    """Extract and aggregate one period, then replace its rows with its audit row."""
+    for stale in sweep_stale_extracts(scratch, now=now or datetime.now(UTC)):
+        log.warning("removed %s, an extract (listener ids) left by a killed task", stale)
+    # The extract is Parquet on local disk, read back in streaming batches: a day of plays
+    # never sits in memory as Python objects or whole string columns.
+    with tempfile.TemporaryDirectory(prefix=EXTRACT_PREFIX, dir=scratch) as folder:
+        with engine.connect() as connection:
+            data = extract(connection, period, Path(folder))
+        at = now or datetime.now(UTC)
+        result = aggregate_extract(data, period, now=at)
+    with engine.begin() as connection:
+        counts = _write_period(connection, period, result, attempt, key, at=at)
+    return PeriodAggregated(period, counts)
+
+
+def _write_period(
+    connection: Connection,
+    period: Period,
+    result: DayAggregates,
+    attempt: Attempt,
+    key: Keyring,
+    *,
+    at: datetime,
+) -> dict[str, int]:
+    # In the write's transaction: an erasure that began after the extract must not get the
+    # listener's rows written back.
+    listeners_seen = {
+        *result.tables["users"].column("user_id").to_pylist(),
+        *(u for u in result.rejected.column("user_id").to_pylist() if u is not None),
+    }
+    erasing = erased_among(connection, listeners_seen, key=key)
+    written = replace_period(
+        connection,
+        period,
+        result,
+        run_id=attempt.run_id,
+        trace_id=attempt.trace_id,
+        at=at,
+        without=erasing,
+    )
+    quarantined: list[QuarantinedItem] = []
+    if period.kind == "day":  # a partial's bad plays are the day's to keep
+        clear_quarantine(connection, period)
+        quarantined = list(rejected_items(result, period, without=erasing))
+    rejected = {f"rejected_{k}": v for k, v in result.rejected_counts.items() if v}
+    counts = {
+        "plays": result.plays,
+        "erased_users_left_out": len(erasing),
+        "rows_written": sum(written.values()),
+        "quarantined": 0,  # record_write adds what it sets aside
+        **rejected,
+        **{f"rows_{name}": rows for name, rows in written.items()},
+    }
+    return record_write(
+        connection,
+        attempt,
+        "listening_aggregated",
+        counts=counts,
+        quarantined=quarantined,
+        entity_type="period",
+        entity_key=period.label,
+        at=at,
+    )

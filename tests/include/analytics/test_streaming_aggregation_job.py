@@ -1,0 +1,178 @@
+"""The streaming_aggregation job without Airflow, on each warehouse backend: a finished day's
+rows written and audited for the attempt, its bad plays quarantined naming the field, a re-run
+writes the same, a day never written comes with the next partial, listeners being erased are left
+out, and a killed task's extract is swept."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from spotify_agent.analytics.confs import StreamingAggregationConf
+from spotify_agent.analytics.store import EXTRACT_PREFIX
+from spotify_agent.analytics.streaming_aggregation import aggregate_listening
+from spotify_agent.core.audit import Attempt
+from spotify_agent.maintenance.erasure_keys import Keyring
+from spotify_agent.warehouse.schema import (
+    agg_listeners,
+    agg_tracks,
+    audit_log,
+    catalogue_tracks,
+    erasure_requests,
+    listening_events,
+    quarantine,
+)
+
+ATTEMPT = Attempt("streaming_aggregation", "manual__job-test", "cd" * 16, task_id="aggregate",
+                  try_number=1)  # fmt: skip
+NO_KEYS = Keyring(None)
+DAY = datetime(2026, 10, 1, tzinfo=UTC)
+NOW = DAY + timedelta(days=1, hours=12)
+TRACK, UNKNOWN, ARTIST = "0JobTrack000000000001", "0JobTrack000000000099", "0JobArtist00000000001"
+THE_DAY = StreamingAggregationConf(day=DAY.date())
+
+
+def _plant(connection) -> None:
+    plays = [
+        # (user, hours after midnight of DAY, track, ms_played)
+        ("job-ana", 8, TRACK, 200_000),
+        ("job-ana", 20, TRACK, 100_000),
+        ("job-ben", 9, UNKNOWN, 50_000),  # a track the catalogue does not know
+        ("job-ben", 10, TRACK, -1),  # a broken duration
+        ("job-cid", 11, TRACK, 90_000),
+        ("job-ana", 24 + 2, TRACK, 60_000),  # the next day, so far
+    ]
+    connection.execute(
+        listening_events.insert(),
+        [
+            {"user_id": user, "played_at": DAY + timedelta(hours=h), "track_id": track,
+             "ms_played": ms, "source": "test", "run_id": "seed", "ingested_at": NOW}
+            for user, h, track, ms in plays
+        ],
+    )  # fmt: skip
+    connection.execute(
+        catalogue_tracks.insert(),
+        [{"track_id": TRACK, "artist_id": ARTIST, "artist_name": "A", "name": "T",
+          "duration_ms": 200_000, "updated_at": NOW}],
+    )  # fmt: skip
+
+
+def _rows(engine, table, kind: str = "day", start: datetime = DAY) -> list[tuple]:
+    columns = [c for c in table.c if c.name not in ("kind", "period_start")]
+    query = select(*columns).where(table.c.kind == kind, table.c.period_start == start)
+    with engine.connect() as connection:
+        return sorted(tuple(row) for row in connection.execute(query))
+
+
+def _all(engine, table) -> list[dict]:
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(select(table)).mappings()]
+
+
+def test_a_finished_day_is_written_quarantined_and_audited_for_the_attempt(
+    warehouse, tmp_path
+) -> None:
+    with warehouse.begin() as connection:
+        _plant(connection)
+
+    aggregation = aggregate_listening(
+        warehouse, NOW, THE_DAY, ATTEMPT, NO_KEYS, scratch=tmp_path, now=NOW
+    )
+
+    assert _rows(warehouse, agg_tracks) == [(TRACK, 3, 2)]
+    assert _rows(warehouse, agg_listeners) == [
+        ("job-ana", 2, 300_000, 2),
+        ("job-cid", 1, 90_000, 1),
+    ]
+    (done,) = aggregation.periods
+    assert done.counts["plays"] == 3 and done.counts["quarantined"] == 2
+    assert done.counts["rejected_unknown_track"] == 1
+    assert done.counts["rejected_negative_duration"] == 1
+    set_aside = _all(warehouse, quarantine)
+    assert sorted((row["reason"], row["field"]) for row in set_aside) == [
+        ("negative_duration", "ms_played"),
+        ("unknown_track", "track_id"),
+    ]
+    assert {(row["run_id"], row["task_id"]) for row in set_aside} == {(ATTEMPT.run_id, "aggregate")}
+    (audit,) = _all(warehouse, audit_log)
+    assert (audit["action"], audit["entity_key"]) == ("listening_aggregated", "day:2026-10-01")
+    assert (audit["task_id"], audit["try_number"], audit["trace_id"]) == ("aggregate", 1, "cd" * 16)
+    assert audit["counts"] == done.counts
+    assert aggregation.announced.as_dict() == {
+        "kind": "day",
+        "period_start": DAY.isoformat(),
+        **done.counts,
+    }
+    assert aggregation.summary_line() == "day:2026-10-01: 3 plays, 7 rows, 2 quarantined"
+
+
+def test_a_re_run_writes_the_same_rows_and_sets_aside_nothing_twice(warehouse, tmp_path) -> None:
+    with warehouse.begin() as connection:
+        _plant(connection)
+    first = aggregate_listening(
+        warehouse, NOW, THE_DAY, ATTEMPT, NO_KEYS, scratch=tmp_path, now=NOW
+    )
+    before = {t.name: _rows(warehouse, t) for t in (agg_tracks, agg_listeners)}
+
+    again = aggregate_listening(
+        warehouse, NOW, THE_DAY, ATTEMPT, NO_KEYS, scratch=tmp_path, now=NOW
+    )
+
+    assert {t.name: _rows(warehouse, t) for t in (agg_tracks, agg_listeners)} == before
+    assert len(_all(warehouse, quarantine)) == 2
+    assert len(_all(warehouse, audit_log)) == 1  # the same attempt's action, replaced
+    assert again == first
+
+
+def test_a_day_never_written_is_written_by_the_next_partial(warehouse, tmp_path) -> None:
+    with warehouse.begin() as connection:
+        _plant(connection)
+    noon_next_day = DAY + timedelta(days=1, hours=12)
+
+    aggregation = aggregate_listening(
+        warehouse, noon_next_day, StreamingAggregationConf(), ATTEMPT, NO_KEYS,
+        scratch=tmp_path, now=NOW,
+    )  # fmt: skip
+
+    assert [done.period.label for done in aggregation.periods] == [
+        "day:2026-10-01",
+        "partial:2026-10-02",
+    ]
+    assert _rows(warehouse, agg_tracks, "partial", DAY + timedelta(days=1)) == [(TRACK, 1, 1)]
+    # announce_day announces the finished day, not the later partial
+    assert aggregation.announced.as_dict()["kind"] == "day"
+    assert aggregation.periods[1].counts["quarantined"] == 0  # a partial's bad plays wait
+
+
+def test_a_listener_being_erased_is_left_out_of_rows_and_quarantine(warehouse, tmp_path) -> None:
+    with warehouse.begin() as connection:
+        _plant(connection)
+        connection.execute(
+            erasure_requests.insert(),
+            [{"request_id": "req-job", "user_id": "job-ben", "user_hmac": "", "status": "pending",
+              "requested_by_run": "r", "trace_id": "0" * 32, "requested_at": NOW}],
+        )  # fmt: skip
+
+    (done,) = aggregate_listening(
+        warehouse, NOW, THE_DAY, ATTEMPT, NO_KEYS, scratch=tmp_path, now=NOW
+    ).periods
+
+    assert done.counts["erased_users_left_out"] == 1
+    assert done.counts["quarantined"] == 0
+    assert _all(warehouse, quarantine) == []
+    assert "job-ben" not in {row[0] for row in _rows(warehouse, agg_listeners)}
+
+
+def test_an_extract_left_by_a_killed_task_is_swept(warehouse, tmp_path) -> None:
+    scratch = tmp_path / "scratch"
+    stale = scratch / f"{EXTRACT_PREFIX}killed"
+    stale.mkdir(parents=True)
+    six_hours_ago = (NOW - timedelta(hours=7)).timestamp()
+    os.utime(stale, (six_hours_ago, six_hours_ago))
+
+    aggregate_listening(warehouse, NOW, THE_DAY, ATTEMPT, NO_KEYS, scratch=scratch, now=NOW)
+
+    assert not stale.exists()
+    assert list(scratch.iterdir()) == []  # the run's own extract is gone too
