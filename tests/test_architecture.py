@@ -119,7 +119,6 @@ NOT_YET_THIN = {
     "audio_analysis.py",
     "backup.py",
     "content_generation.py",
-    "health.py",
     "listening_ingest.py",
     "model_training.py",
     "playlist_update.py",
