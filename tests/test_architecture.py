@@ -122,7 +122,6 @@ NOT_YET_THIN = {
     "listening_ingest.py",
     "model_training.py",
     "playlist_update.py",
-    "reporting.py",
 }
 
 

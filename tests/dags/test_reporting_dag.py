@@ -147,7 +147,7 @@ def test_a_bad_address_is_refused_before_the_run_naming_the_field(airflow_home, 
 def test_a_day_aggregated_again_rebuilds_its_week_s_report() -> None:
     from datetime import date
 
-    from spotify_agent_airflow.operators.reporting import periods_for
+    from spotify_agent.analytics.reporting import periods_for
 
     wednesday = date(2026, 11, 18)
     labels = [(p.kind, p.label) for p in periods_for([wednesday], "auto")]
