@@ -59,17 +59,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     log_dir = project_dir() / "var" / "demo"
     log_dir.mkdir(parents=True, exist_ok=True)
     runs = []
-    seeded = demo_setup.seed_demo_history()
-    if seeded:
-        print(
-            f"seeded {seeded} days of synthetic listening history (spotify_agent.analytics.demo_history)"
-        )
-    audio = demo_setup.seed_demo_audio()
-    if audio:
-        print(
-            f"wrote {audio} synthetic audio files under audio/ (spotify_agent.ml.audio.synthetic)"
-        )
     with demo_setup.spotify_emulator(log_dir) as emulated:
+        if emulated.artist_ids:  # synthetic data only beside the emulator, never a real account
+            _seed_demo_data()
         confs: dict[str, dict[str, object]] = {}
         if emulated.artist_ids:
             confs["artist_monitoring"] = {
@@ -108,6 +100,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     print(demo_summary(runs))
     return 0 if all(run.state == "success" for run in runs) else 1
+
+
+def _seed_demo_data() -> None:
+    seeded = demo_setup.seed_demo_history()
+    if seeded:
+        print(
+            f"seeded {seeded} days of synthetic listening history (spotify_agent.analytics.demo_history)"
+        )
+    audio = demo_setup.seed_demo_audio()
+    if audio:
+        print(
+            f"wrote {audio} synthetic audio files under audio/ (spotify_agent.ml.audio.synthetic)"
+        )
 
 
 def demo_summary(runs: list[DemoRun]) -> str:
