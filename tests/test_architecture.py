@@ -119,7 +119,6 @@ NOT_YET_THIN = {
     "content_generation.py",
     "listening_ingest.py",
     "model_training.py",
-    "playlist_update.py",
 }
 
 
