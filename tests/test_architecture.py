@@ -118,7 +118,6 @@ MAX_BUSINESS_NAMES = 3
 NOT_YET_THIN = {
     "content_generation.py",
     "listening_ingest.py",
-    "model_training.py",
 }
 
 
