@@ -11,9 +11,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-import spotipy
-from spotipy.cache_handler import MemoryCacheHandler
-from spotipy.oauth2 import SpotifyOAuth
 from sqlalchemy import select
 
 from spotify_agent.core.audit import Attempt
@@ -26,6 +23,7 @@ from spotify_emulator.catalog import Catalog
 from spotify_emulator.config import CatalogSpec
 from spotify_emulator.fixtures import load_fixture
 from spotify_emulator.testing import EmulatorHandle, run_emulator
+from tests.include.spotify_emulator.spotipy_client import user_client
 
 ATTEMPT = Attempt(
     "artist_monitoring", "manual__job-test", "cd" * 16, task_id="snapshot_batch", try_number=1
@@ -107,26 +105,7 @@ def emulator() -> Iterator[EmulatorHandle]:
 
 def _user_client(emulator: EmulatorHandle, monkeypatch, client_secret: str = "") -> Any:
     """A user client holding only a refresh token, as a stored connection would."""
-    monkeypatch.setattr(SpotifyOAuth, "OAUTH_TOKEN_URL", emulator.token_url)
-    stored = {
-        "access_token": "expired",
-        "token_type": "Bearer",
-        "expires_in": 3600,
-        "expires_at": 0,  # forces spotipy to refresh first
-        "scope": SCOPE,
-        "refresh_token": emulator.refresh_token,
-    }
-    auth = SpotifyOAuth(
-        client_id=emulator.client_id,
-        client_secret=client_secret or emulator.client_secret,
-        redirect_uri="http://127.0.0.1:9/callback",
-        scope=SCOPE,
-        cache_handler=MemoryCacheHandler(stored),
-        open_browser=False,
-    )
-    client = spotipy.Spotify(auth_manager=auth, requests_timeout=5, retries=0)
-    client.prefix = emulator.api_url + "/"
-    return client
+    return user_client(emulator, monkeypatch, scope=SCOPE, client_secret=client_secret)
 
 
 def _snapshot(warehouse, client, day, artist_ids=(STEADY, GROWING), calls=None):

@@ -11,9 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import spotipy
-from spotipy.cache_handler import MemoryCacheHandler
-from spotipy.oauth2 import SpotifyOAuth
 from sqlalchemy import select
 
 from spotify_agent.core.audit import Attempt
@@ -24,6 +21,7 @@ from spotify_agent.spotify.stats import CallStats
 from spotify_agent.warehouse.schema import audit_log, managed_playlists, playlist_syncs, quarantine
 from spotify_emulator.config import CatalogSpec
 from spotify_emulator.testing import EmulatorHandle, run_emulator
+from tests.include.spotify_emulator.spotipy_client import user_client
 
 CATALOG = CatalogSpec(seed=29, n_artists=30, albums_per_artist=3, tracks_per_album=6, n_users=2)
 SCOPE = "playlist-modify-public playlist-modify-private user-read-private"
@@ -47,26 +45,7 @@ def emulator() -> Iterator[EmulatorHandle]:
 
 def _user_client(emulator: EmulatorHandle, monkeypatch, refresh_token: str = "") -> Any:
     """A user client holding only a refresh token, as a stored connection would."""
-    monkeypatch.setattr(SpotifyOAuth, "OAUTH_TOKEN_URL", emulator.token_url)
-    stored = {
-        "access_token": "expired",
-        "token_type": "Bearer",
-        "expires_in": 3600,
-        "expires_at": 0,  # forces spotipy to refresh first
-        "scope": SCOPE,
-        "refresh_token": refresh_token or emulator.refresh_token,
-    }
-    auth = SpotifyOAuth(
-        client_id=emulator.client_id,
-        client_secret=emulator.client_secret,
-        redirect_uri="http://127.0.0.1:9/callback",
-        scope=SCOPE,
-        cache_handler=MemoryCacheHandler(stored),
-        open_browser=False,
-    )
-    client = spotipy.Spotify(auth_manager=auth, requests_timeout=5, retries=0)
-    client.prefix = emulator.api_url + "/"
-    return client
+    return user_client(emulator, monkeypatch, scope=SCOPE, refresh_token=refresh_token)
 
 
 def _owned(emulator: EmulatorHandle) -> list[str]:

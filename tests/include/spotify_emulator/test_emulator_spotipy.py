@@ -11,9 +11,10 @@ from collections.abc import Iterator
 import pytest
 import spotipy
 from spotipy.cache_handler import MemoryCacheHandler
-from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOAuth
+from spotipy.oauth2 import SpotifyClientCredentials
 
 from spotify_emulator.testing import EmulatorHandle, run_emulator
+from tests.include.spotify_emulator.spotipy_client import user_client
 
 SCOPE = "playlist-modify-public playlist-modify-private user-read-recently-played user-read-private"
 
@@ -32,26 +33,7 @@ def _app_client(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> sp
 
 def _user_client(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> spotipy.Spotify:
     """A user client holding only a refresh token, as a stored connection would."""
-    monkeypatch.setattr(SpotifyOAuth, "OAUTH_TOKEN_URL", emulator.token_url)
-    stored = {
-        "access_token": "expired",
-        "token_type": "Bearer",
-        "expires_in": 3600,
-        "expires_at": 0,  # forces spotipy to refresh first
-        "scope": SCOPE,
-        "refresh_token": emulator.refresh_token,
-    }
-    auth = SpotifyOAuth(
-        client_id=emulator.client_id,
-        client_secret=emulator.client_secret,
-        redirect_uri="http://127.0.0.1:9/callback",
-        scope=SCOPE,
-        cache_handler=MemoryCacheHandler(stored),
-        open_browser=False,
-    )
-    sp = spotipy.Spotify(auth_manager=auth, requests_timeout=5, retries=0)
-    sp.prefix = emulator.api_url + "/"
-    return sp
+    return user_client(emulator, monkeypatch, scope=SCOPE)
 
 
 @pytest.fixture
