@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection
@@ -27,24 +26,7 @@ def attempt_of(context: Any) -> Attempt:
     )
 
 
-def audit_action(
-    connection: Connection,
-    context: Any,
-    action: str,
-    *,
-    outcome: str = "done",
-    counts: Mapping[str, int] | None = None,
-    entity_type: str = "",
-    entity_key: str = "",
-    detail: str | None = None,
-) -> None:
-    """Record ``action`` for this task attempt in the same transaction as the work it describes."""
-    attempt_of(context).record(
-        connection,
-        action,
-        outcome=outcome,
-        counts=counts,
-        entity_type=entity_type,
-        entity_key=entity_key,
-        detail=detail,
-    )
+def audit_action(connection: Connection, context: Any, action: str, **details: Any) -> None:
+    """Record ``action`` for this task attempt in the same transaction as the work it describes
+    (``details``: :meth:`Attempt.record`'s outcome, counts, entity and detail)."""
+    attempt_of(context).record(connection, action, **details)
