@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from spotify_agent.core.run_conf import RunConf
-from spotify_agent.spotify.confs import CONN_ID_PATTERN
+from spotify_agent.core.run_conf import CONN_ID_PATTERN, RunConf
 from spotify_agent.spotify.ids import SpotifyId
 
 ContentKind = Literal["playlist_descriptions", "artist_digest"]

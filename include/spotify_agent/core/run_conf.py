@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from spotify_agent.core.trace import TRACE_ID_PATTERN, is_valid_trace_id
 
+# An Airflow connection id, as the run confs that name one accept it.
+CONN_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+
 
 class InvalidRunConf(ValueError):
     """Run conf that does not match its DAG's model; the message names every bad field."""

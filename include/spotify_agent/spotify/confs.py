@@ -10,12 +10,11 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from spotify_agent.core.run_conf import RunConf
+from spotify_agent.core.run_conf import CONN_ID_PATTERN, RunConf
 from spotify_agent.spotify.ids import SpotifyId
 
 Source = Literal["recently_played", "landing_files"]
 PlaylistRule = Literal["most_played", "track_list"]
-CONN_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
 ALL_SOURCES: tuple[Source, ...] = ("recently_played", "landing_files")
 
 
