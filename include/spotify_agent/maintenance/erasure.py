@@ -32,6 +32,7 @@ from spotify_agent.maintenance.personal_data import (
     chunks,
     user_hmac,
     user_ids_in_text,
+    without_user,
 )
 from spotify_agent.spotify.ids import USER_ID_PATTERN
 from spotify_agent.spotify.listening import ListeningEvent
@@ -566,6 +567,30 @@ def without_erased(
         item for item, names in zip(quarantined, mentioned, strict=True) if not names & erased
     ]
     return kept_events, kept_items, erased
+
+
+@dataclass(frozen=True)
+class IngestGuard:
+    """What an ingest asks so that an erasure sticks, under the deployment's keys: whether a
+    listener is erased, a batch without the erased users, a landed file's bytes without one
+    user's rows. The ingest (``spotify_agent.spotify.listening_ingest``) takes it as a port:
+    the ``spotify`` domain does not import this one."""
+
+    key: Keyring | bytes
+
+    def erased_among(self, connection: Connection, user_ids: Iterable[str]) -> set[str]:
+        return erased_among(connection, user_ids, key=self.key)
+
+    def without_erased(
+        self,
+        connection: Connection,
+        events: Sequence[ListeningEvent],
+        quarantined: Sequence[QuarantinedItem],
+    ) -> tuple[list[ListeningEvent], list[QuarantinedItem], set[str]]:
+        return without_erased(connection, events, quarantined, key=self.key)
+
+    def without_user(self, data: bytes, *, key: str, user_id: str) -> tuple[bytes, int]:
+        return without_user(data, key=key, user_id=user_id)
 
 
 def _item_text(payload: Any) -> str:
