@@ -32,9 +32,8 @@ from spotify_agent.analytics.store import (
     sweep_stale_extracts,
 )
 from spotify_agent.core.audit import Attempt, record_write
+from spotify_agent.core.erased import ErasedAmong
 from spotify_agent.core.quarantine import QuarantinedItem
-from spotify_agent.maintenance.erasure import erased_among
-from spotify_agent.maintenance.erasure_keys import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ def aggregate_listening(
     interval_end: datetime,
     conf: StreamingAggregationConf,
     attempt: Attempt,
-    key: Keyring,
+    erased: ErasedAmong,
     *,
     scratch: Path | None = None,
     now: datetime | None = None,
@@ -95,7 +94,7 @@ def aggregate_listening(
     periods = [late_day, period] if late_day else [period]
     return ListeningAggregation(
         tuple(
-            aggregate_period(engine, each, attempt, key, scratch=scratch, now=now)
+            aggregate_period(engine, each, attempt, erased, scratch=scratch, now=now)
             for each in periods
         )
     )
@@ -105,7 +104,7 @@ def aggregate_period(
     engine: Engine,
     period: Period,
     attempt: Attempt,
-    key: Keyring,
+    erased: ErasedAmong,
     *,
     scratch: Path,
     now: datetime | None = None,
@@ -121,7 +120,7 @@ def aggregate_period(
         at = now or datetime.now(UTC)
         result = aggregate_extract(data, period, now=at)
     with engine.begin() as connection:
-        counts = _write_period(connection, period, result, attempt, key, at=at)
+        counts = _write_period(connection, period, result, attempt, erased, at=at)
     return PeriodAggregated(period, counts)
 
 
@@ -130,7 +129,7 @@ def _write_period(
     period: Period,
     result: DayAggregates,
     attempt: Attempt,
-    key: Keyring,
+    erased: ErasedAmong,
     *,
     at: datetime,
 ) -> dict[str, int]:
@@ -140,7 +139,7 @@ def _write_period(
         *result.tables["users"].column("user_id").to_pylist(),
         *(u for u in result.rejected.column("user_id").to_pylist() if u is not None),
     }
-    erasing = erased_among(connection, listeners_seen, key=key)
+    erasing = erased(connection, listeners_seen)
     written = replace_period(
         connection,
         period,

@@ -9,14 +9,14 @@ listener being erased gets no rows, checked again inside the write and before th
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from spotify_agent.core.audit import Attempt
+from spotify_agent.core.erased import ErasedAmong
 from spotify_agent.core.errors import PermanentFailure
 from spotify_agent.ml.confs import RecommendationUpdateConf
 from spotify_agent.ml.publish import RedisLike, publish, set_version
@@ -31,13 +31,6 @@ from spotify_agent.ml.registry import LoadedModel, ModelIntegrityError, load_mod
 from spotify_agent.warehouse.times import midnight_utc
 
 NO_SERVING_MODEL = "no model serves yet: model_training has promoted none"
-
-
-class ErasedAmong(Protocol):
-    """Which of these listeners are erased or being erased (``maintenance.erasure.erased_among``
-    with the deployment's keys: ``maintenance`` imports ``ml``, so it comes in as a port)."""
-
-    def __call__(self, connection: Connection, user_ids: Collection[str], /) -> set[str]: ...
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ The job is :func:`spotify_agent.analytics.streaming_aggregation.aggregate_listen
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -26,14 +27,16 @@ class AggregateListeningOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from spotify_agent.analytics.streaming_aggregation import aggregate_listening
+        from spotify_agent.maintenance.erasure import erased_among
         from spotify_agent_airflow.audit import attempt_of
         from spotify_agent_airflow.hooks.erasure_key import erasure_keyring
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, StreamingAggregationConf)
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        erased = partial(erased_among, key=erasure_keyring())
         aggregation = aggregate_listening(
-            engine, interval_end(context), conf, attempt_of(context), erasure_keyring()
+            engine, interval_end(context), conf, attempt_of(context), erased
         )
         log.info("%s", aggregation.summary_line())
         # What announce_day reads: the finished day written, if any.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from spotify_agent.analytics.confs import StreamingAggregationConf
 from spotify_agent.analytics.store import EXTRACT_PREFIX
 from spotify_agent.analytics.streaming_aggregation import aggregate_listening
 from spotify_agent.core.audit import Attempt
+from spotify_agent.maintenance.erasure import erased_among
 from spotify_agent.maintenance.erasure_keys import Keyring
 from spotify_agent.warehouse.schema import (
     agg_listeners,
@@ -27,7 +29,7 @@ from spotify_agent.warehouse.schema import (
 
 ATTEMPT = Attempt("streaming_aggregation", "manual__job-test", "cd" * 16, task_id="aggregate",
                   try_number=1)  # fmt: skip
-NO_KEYS = Keyring(None)
+ERASED = partial(erased_among, key=Keyring(None))
 DAY = datetime(2026, 10, 1, tzinfo=UTC)
 NOW = DAY + timedelta(days=1, hours=12)
 TRACK, UNKNOWN, ARTIST = "0JobTrack000000000001", "0JobTrack000000000099", "0JobArtist00000000001"
@@ -78,7 +80,7 @@ def test_a_finished_day_is_written_quarantined_and_audited_for_the_attempt(
         _plant(connection)
 
     aggregation = aggregate_listening(
-        warehouse, NOW, THE_DAY, ATTEMPT, NO_KEYS, scratch=tmp_path, now=NOW
+        warehouse, NOW, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW
     )
 
     assert _rows(warehouse, agg_tracks) == [(TRACK, 3, 2)]
@@ -111,14 +113,10 @@ def test_a_finished_day_is_written_quarantined_and_audited_for_the_attempt(
 def test_a_re_run_writes_the_same_rows_and_sets_aside_nothing_twice(warehouse, tmp_path) -> None:
     with warehouse.begin() as connection:
         _plant(connection)
-    first = aggregate_listening(
-        warehouse, NOW, THE_DAY, ATTEMPT, NO_KEYS, scratch=tmp_path, now=NOW
-    )
+    first = aggregate_listening(warehouse, NOW, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW)
     before = {t.name: _rows(warehouse, t) for t in (agg_tracks, agg_listeners)}
 
-    again = aggregate_listening(
-        warehouse, NOW, THE_DAY, ATTEMPT, NO_KEYS, scratch=tmp_path, now=NOW
-    )
+    again = aggregate_listening(warehouse, NOW, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW)
 
     assert {t.name: _rows(warehouse, t) for t in (agg_tracks, agg_listeners)} == before
     assert len(_all(warehouse, quarantine)) == 2
@@ -132,7 +130,7 @@ def test_a_day_never_written_is_written_by_the_next_partial(warehouse, tmp_path)
     noon_next_day = DAY + timedelta(days=1, hours=12)
 
     aggregation = aggregate_listening(
-        warehouse, noon_next_day, StreamingAggregationConf(), ATTEMPT, NO_KEYS,
+        warehouse, noon_next_day, StreamingAggregationConf(), ATTEMPT, ERASED,
         scratch=tmp_path, now=NOW,
     )  # fmt: skip
 
@@ -156,7 +154,7 @@ def test_a_listener_being_erased_is_left_out_of_rows_and_quarantine(warehouse, t
         )  # fmt: skip
 
     (done,) = aggregate_listening(
-        warehouse, NOW, THE_DAY, ATTEMPT, NO_KEYS, scratch=tmp_path, now=NOW
+        warehouse, NOW, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW
     ).periods
 
     assert done.counts["erased_users_left_out"] == 1
@@ -172,7 +170,7 @@ def test_an_extract_left_by_a_killed_task_is_swept(warehouse, tmp_path) -> None:
     six_hours_ago = (NOW - timedelta(hours=7)).timestamp()
     os.utime(stale, (six_hours_ago, six_hours_ago))
 
-    aggregate_listening(warehouse, NOW, THE_DAY, ATTEMPT, NO_KEYS, scratch=scratch, now=NOW)
+    aggregate_listening(warehouse, NOW, THE_DAY, ATTEMPT, ERASED, scratch=scratch, now=NOW)
 
     assert not stale.exists()
     assert list(scratch.iterdir()) == []  # the run's own extract is gone too
