@@ -159,25 +159,31 @@ EXTRACTS = {
 }
 
 
+Table = tuple[list[str], list[list[Any]]]
+
+# movers.csv: its column, then the Mover field it holds (the baseline is the "usual level").
+MOVER_COLUMNS = (
+    ("day", "day"),
+    ("entity_type", "entity_type"),
+    ("entity_id", "entity_id"),
+    ("name", "name"),
+    ("kind", "kind"),
+    ("plays", "plays"),
+    ("usual_level", "baseline_level"),
+    ("ratio", "ratio"),
+    ("robust_z", "robust_z"),
+    ("last_7d_plays", "last_7d_plays"),
+    ("wow_growth", "wow_growth"),
+    ("wow_z", "wow_z"),
+    ("score", "score"),
+    ("significant", "significant"),
+)
+
+
 def extracts(facts: ReportFacts) -> dict[str, str]:
-    period = facts.period
-    in_period = [d for d in facts.days if d.day >= period.start]
-    reasons = sorted({r for d in facts.days for r in d.rejected})
-    tables: dict[str, tuple[list[str], list[list[Any]]]] = {
-        "daily.csv": (
-            ["day", "aggregated", "plays", "listeners", "hours_played", "skip_rate"],
-            [
-                [
-                    d.day,
-                    d.aggregated,
-                    d.plays,
-                    d.listeners,
-                    round(d.ms_played / 3_600_000, 3),
-                    _rate(d.skip_rate),
-                ]
-                for d in facts.days
-            ],
-        ),  # fmt: skip
+    """The report's CSV files by name: what the charts and sentences were drawn from."""
+    tables: dict[str, Table] = {
+        "daily.csv": _daily_table(facts),
         "artists.csv": (
             ["artist_id", "name", "plays", "share", "skip_rate"],
             [[a.key, a.name, a.plays, _rate(a.share), _rate(a.skip_rate)] for a in facts.artists],
@@ -191,64 +197,42 @@ def extracts(facts: ReportFacts) -> dict[str, str]:
             [[c.key, c.plays, _rate(c.share), _rate(c.skip_rate)] for c in facts.countries],
         ),
         "movers.csv": (
-            [
-                "day",
-                "entity_type",
-                "entity_id",
-                "name",
-                "kind",
-                "plays",
-                "usual_level",
-                "ratio",
-                "robust_z",
-                "last_7d_plays",
-                "wow_growth",
-                "wow_z",
-                "score",
-                "significant",
-            ],
-            [
-                [
-                    m.day,
-                    m.entity_type,
-                    m.entity_id,
-                    m.name,
-                    m.kind,
-                    m.plays,
-                    m.baseline_level,
-                    m.ratio,
-                    m.robust_z,
-                    m.last_7d_plays,
-                    m.wow_growth,
-                    m.wow_z,
-                    m.score,
-                    m.significant,
-                ]
-                for m in facts.movers
-            ],
-        ),  # fmt: skip
-        "data_quality.csv": (
-            ["day", "aggregated", "plays_counted", *reasons, "quarantined"],
-            [
-                [
-                    d.day,
-                    d.aggregated,
-                    d.plays,
-                    *(d.rejected.get(r, 0) for r in reasons),
-                    d.quarantined,
-                ]
-                for d in in_period
-            ],
-        ),  # fmt: skip
+            [column for column, _ in MOVER_COLUMNS],
+            [[getattr(m, field) for _, field in MOVER_COLUMNS] for m in facts.movers],
+        ),
+        "data_quality.csv": _data_quality_table(facts),
     }
-    files = {}
-    for name, (header, rows) in tables.items():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows([["" if v is None else v for v in row] for row in rows])
-        files[name] = buffer.getvalue()
-    return files
+    return {name: _csv(header, rows) for name, (header, rows) in tables.items()}
+
+
+def _daily_table(facts: ReportFacts) -> Table:
+    header = ["day", "aggregated", "plays", "listeners", "hours_played", "skip_rate"]
+    rows = [
+        [d.day, d.aggregated, d.plays, d.listeners, round(d.ms_played / 3_600_000, 3),
+         _rate(d.skip_rate)]
+        for d in facts.days
+    ]  # fmt: skip
+    return header, rows
+
+
+def _data_quality_table(facts: ReportFacts) -> Table:
+    """One column per reason a play was set aside on any day, for the period's days."""
+    reasons = sorted({r for d in facts.days for r in d.rejected})
+    header = ["day", "aggregated", "plays_counted", *reasons, "quarantined"]
+    rows = [
+        [d.day, d.aggregated, d.plays, *(d.rejected.get(r, 0) for r in reasons), d.quarantined]
+        for d in facts.days
+        if d.day >= facts.period.start
+    ]
+    return header, rows
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return buffer.getvalue()
 
 
 def _direction(delta: float) -> str:
