@@ -1,1 +1,1 @@
-"""Analytics: the daily listening aggregation and its inputs."""
+"""Analytics: the listening aggregation, trend detection and the reports drawn from them."""

@@ -1,1 +1,1 @@
-"""Maintenance jobs: health checks (more to come: backups, GDPR erasure, log rotation)."""
+"""Maintenance jobs: health checks, warehouse backups and restore, GDPR erasure, log rotation."""
