@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from spotify_agent.core.trace import InvalidTraceId, resolve_trace_id
+from spotify_agent.core.trace import run_trace_id
 
 if TYPE_CHECKING:
     # Imported when called: it pulls in SQLAlchemy and the warehouse schema, which DAG files that
@@ -17,11 +17,7 @@ def trace_id_for(context: Any) -> str:
     """The run's trace id: the caller's (``params.trace_id``) or one derived from the run id."""
     dag_run = context["dag_run"]
     given = (context.get("params") or {}).get("trace_id")
-    try:
-        return resolve_trace_id(given, dag_id=dag_run.dag_id, run_id=dag_run.run_id)
-    except InvalidTraceId:
-        # Validation of the conf reports it; the audit trail still needs an id.
-        return resolve_trace_id(None, dag_id=dag_run.dag_id, run_id=dag_run.run_id)
+    return run_trace_id(given, dag_id=dag_run.dag_id, run_id=dag_run.run_id)
 
 
 def run_ref(context: Any) -> RunRef:

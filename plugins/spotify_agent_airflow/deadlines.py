@@ -123,13 +123,10 @@ def missed_deadline_alert(context: dict[str, Any]) -> Any:
 
 
 def _trace_id(dag_run: dict[str, Any]) -> str:
-    from spotify_agent.core.trace import resolve_trace_id
+    from spotify_agent.core.trace import run_trace_id
 
     given = (dag_run.get("conf") or {}).get("trace_id")
-    try:
-        return resolve_trace_id(given, dag_id=dag_run["dag_id"], run_id=dag_run["dag_run_id"])
-    except ValueError:  # the run was refused at its start for this; the page still goes out
-        return resolve_trace_id(None, dag_id=dag_run["dag_id"], run_id=dag_run["dag_run_id"])
+    return run_trace_id(given, dag_id=dag_run["dag_id"], run_id=dag_run["dag_run_id"])
 
 
 class DeadlineMetNotifier:

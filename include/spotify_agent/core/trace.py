@@ -37,3 +37,12 @@ def resolve_trace_id(given: str | None, *, dag_id: str, run_id: str) -> str:
             f"trace_id {given!r} is not a trace id: expected 32 lowercase hex digits, not all zero"
         )
     return given
+
+
+def run_trace_id(given: object, *, dag_id: str, run_id: str) -> str:
+    """The trace id a run's records carry, read from its conf's ``trace_id``: the caller's when
+    it is valid, else the derived one. A bad one is the conf validation's to report (the run is
+    refused); the refusal's own audit row, log lines and pages still need an id."""
+    if isinstance(given, str) and (given == "" or is_valid_trace_id(given)):
+        return resolve_trace_id(given, dag_id=dag_id, run_id=run_id)
+    return derive_trace_id(dag_id, run_id)
