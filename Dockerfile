@@ -1,5 +1,5 @@
 # Production image: the official Airflow image plus this project, installed from the same lock.
-# Build: docker build -t spotify-agent-airflow .   (Astro users: `astro dev start` builds its own)
+# Build: docker build -t spotify-agent-airflow .   (not an Astro Runtime image: docs/CONFIGURATION.md)
 FROM apache/airflow:3.3.2-python3.11
 
 # The lock pins every package; the project folders are importable by their package names.
