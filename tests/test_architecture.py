@@ -131,11 +131,6 @@ def test_each_command_is_a_module_of_its_own_and_short() -> None:
 OPERATORS = PROJECT_DIR / "plugins" / "spotify_agent_airflow" / "operators"
 MAX_FUNCTION_LINES = 40
 MAX_BUSINESS_NAMES = 3
-# Operators whose job still lives in them (issue 20), each moved to a use case in include/ in
-# turn. A module leaves this list when it keeps the rules; the test fails if a listed one does.
-NOT_YET_THIN = {
-    "content_generation.py",
-}
 
 
 def business_names(path: Path) -> set[str]:
@@ -176,11 +171,9 @@ def test_thin_operators_call_one_use_case() -> None:
     """An operator builds the ports from hooks and calls its job in include/: every function at
     most 40 lines, at most 3 names from the business package."""
     modules = sorted(path for path in OPERATORS.glob("*.py") if path.name != "__init__.py")
-    thin = {path.name: operator_problems(path) for path in modules if path.name not in NOT_YET_THIN}
-    still_thick = {path.name for path in modules if operator_problems(path)}
+    problems = {path.name: operator_problems(path) for path in modules}
 
-    assert {name: problems for name, problems in thin.items() if problems} == {}
-    assert NOT_YET_THIN <= still_thick, "a module that keeps the rules leaves NOT_YET_THIN"
+    assert {name: found for name, found in problems.items() if found} == {}
 
 
 def test_the_operator_rules_catch_a_thick_operator(tmp_path) -> None:
