@@ -13,10 +13,8 @@ export AIRFLOW__CELERY__BROKER_URL="${AIRFLOW__CELERY__BROKER_URL:-redis://127.0
 # The queues the workers consume; tasks are routed to them by DAG family
 # (plugins/spotify_agent_airflow/queues.py). health_check asks that each has a worker.
 export CELERY_QUEUES="${CELERY_QUEUES:-default,spotify,ml}"
-export AIRFLOW_PORT="${AIRFLOW_PORT:-8080}"
-export AIRFLOW__API__PORT="$AIRFLOW_PORT"
-export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://localhost:$AIRFLOW_PORT}"
-export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-$AIRFLOW__API__BASE_URL/execution/}"
+# The API server's port and URLs come from scripts/env.sh (AIRFLOW__API__PORT).
+export AIRFLOW_PORT="$AIRFLOW__API__PORT"  # the older name, for scripts that read it
 # Every component signs and checks the tasks' tokens with one secret, made once per home.
 mkdir -p "$AIRFLOW_HOME"
 if [ -z "${AIRFLOW__API_AUTH__JWT_SECRET:-}" ]; then

@@ -17,4 +17,10 @@ export AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="${AIRFLOW__SCHEDULER__SCHE
 # The UI and REST API listen on loopback only: set AIRFLOW__API__HOST=0.0.0.0 to serve other
 # machines (behind TLS and real users, see docs/DEPLOYMENT.md).
 export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
+# One setting moves the UI/API port everywhere (AIRFLOW_PORT is the older name of it): the API
+# server binds it, the tasks reach the execution API on it, and links and e-mails are built
+# from the base URL. Behind a proxy, set AIRFLOW__API__BASE_URL to the address users open.
+export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-${AIRFLOW_PORT:-8080}}"
+export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://localhost:$AIRFLOW__API__PORT}"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://127.0.0.1:$AIRFLOW__API__PORT/execution/}"
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-True}"

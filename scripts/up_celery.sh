@@ -34,7 +34,7 @@ start() {  # name, then the airflow command
   pids+=("$!")
   echo "up-celery: $name (pid $!): airflow $*"
 }
-start api-server api-server --port "$AIRFLOW_PORT"
+start api-server api-server --port "$AIRFLOW__API__PORT"
 start scheduler scheduler
 start dag-processor dag-processor
 start triggerer triggerer

@@ -34,8 +34,14 @@ def smtp():
         yield receiver
 
 
+# Where users open the UI in these runs: links and e-mails must follow it.
+BASE_URL = "http://airflow.reports.test:9191/data"
+
+
 def _run(airflow_home, conf, smtp=None):
-    env = {"AIRFLOW_CONN_SMTP_REPORTS": json.dumps(smtp.connection())} if smtp else {}
+    env = {"AIRFLOW__API__BASE_URL": BASE_URL}
+    if smtp:
+        env["AIRFLOW_CONN_SMTP_REPORTS"] = json.dumps(smtp.connection())
     result = airflow_home.dags_test("reporting", conf, extra_env=env)
     assert result.returncode == 0, result.stdout[-4000:]
     return result
@@ -83,12 +89,9 @@ def test_the_task_links_to_both_reports(airflow_home, sunday_run) -> None:
                 "AND key LIKE '_link_%'"
             ).fetchall()
         )
-    assert json.loads(links["_link_DailyReportLink"]).endswith(
-        "/reports/daily/2026-11-22/report.html"
-    )
-    assert json.loads(links["_link_WeeklyReportLink"]).endswith(
-        "/reports/weekly/2026-W47/report.html"
-    )
+    # Paths, not URLs: the UI opens them on the host and port it is served from.
+    assert json.loads(links["_link_DailyReportLink"]) == "/data/reports/daily/2026-11-22/report.html"
+    assert json.loads(links["_link_WeeklyReportLink"]) == "/data/reports/weekly/2026-W47/report.html"
 
 
 def test_the_reports_are_e_mailed_with_the_report_attached(smtp, sunday_run) -> None:
@@ -108,7 +111,8 @@ def test_the_reports_are_e_mailed_with_the_report_attached(smtp, sunday_run) -> 
     html = html.decode() if isinstance(html, bytes) else html
     assert "Listening report &middot; week 2026-W47" in html
     body = weekly.get_body(("html",)).get_content()
-    assert "/reports/weekly/2026-W47/report.html" in body and "not aggregated: 2026-11-18" in body
+    assert f'href="{BASE_URL}/reports/weekly/2026-W47/report.html"' in body
+    assert "not aggregated: 2026-11-18" in body
 
 
 def test_a_re_run_rewrites_the_same_report_and_sends_nothing_again(

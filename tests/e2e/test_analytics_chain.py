@@ -88,7 +88,9 @@ def _report_link(api, ending: str, timeout_s: float = 60) -> str:
             path = f"/dags/reporting/dagRuns/{run['dag_run_id']}/taskInstances/build/links"
             url = api.request("GET", path).json()["extra_links"].get("Daily report")
             if url and url.endswith(ending):
-                return str(url)
+                # A path on the UI's own host, so it follows the UI to any host or port.
+                assert url.startswith("/reports/"), url
+                return str(api.base + url)
         time.sleep(2)
     pytest.fail(f"no reporting run links to {ending} within {timeout_s}s")
 

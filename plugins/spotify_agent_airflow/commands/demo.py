@@ -121,6 +121,7 @@ def demo_summary(runs: list[DemoRun]) -> str:
     from spotify_agent.warehouse.schema import audit_log, metadata
     from spotify_agent_airflow.hooks.warehouse import shared_engine
     from spotify_agent_airflow.object_store import DEFAULT_OBJECT_STORE_URL
+    from spotify_agent_airflow.urls import api_base_url
 
     url = warehouse_url_outside_tasks()
     lines = ["spotify-agent demo summary", ""]
@@ -165,7 +166,7 @@ def demo_summary(runs: list[DemoRun]) -> str:
         "",
         "Failed runs: read the run log above; the last lines name the failing component or field."
         if any(run.state != "success" for run in runs)
-        else "All runs succeeded. `make up` serves the same setup at http://localhost:8080.",
+        else f"All runs succeeded. `make up` serves the same setup at {api_base_url()}.",
     ]
     return "\n".join(lines)
 

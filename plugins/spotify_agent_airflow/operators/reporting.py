@@ -34,20 +34,20 @@ class BuildReportsOperator(BaseOperator):
         from spotify_agent_airflow.audit import attempt_of
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
-        from spotify_agent_airflow.urls import report_url
+        from spotify_agent_airflow.urls import report_path
 
         conf = read_conf(context, ReportingConf)
         engine = WarehouseHook(self.warehouse_conn_id).get_engine()
         days = days_asked_for(context, conf.day, engine)
         reports = build_reports(engine, object_store_root(), days, conf.period, attempt_of(context))
-        built = [{**r.as_dict(), "url": report_url(r.kind, r.label)} for r in reports]
+        built = [{**r.as_dict(), "path": report_path(r.kind, r.label)} for r in reports]
         for item in built:
-            # The newest of each kind is the task's extra link.
-            context["ti"].xcom_push(key=f"report_url_{item['kind']}", value=item["url"])
+            # The newest of each kind is the task's extra link: a path, so the UI's host serves it.
+            context["ti"].xcom_push(key=f"report_url_{item['kind']}", value=item["path"])
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = {
                 "reports": [
-                    {k: item[k] for k in ("kind", "label", "url", "sha256")} for item in built
+                    {k: item[k] for k in ("kind", "label", "path", "sha256")} for item in built
                 ]
             }
         named = ", ".join(f"{item['kind']} {item['label']}" for item in built)
@@ -83,6 +83,7 @@ class EmailReportsOperator(BaseOperator):
         from spotify_agent_airflow.hooks import connection_or_none
         from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
+        from spotify_agent_airflow.urls import absolute_url
 
         conf = read_conf(context, ReportingConf)
         recipients = list(conf.email_to) or recipients_from_variable()
@@ -100,7 +101,10 @@ class EmailReportsOperator(BaseOperator):
         emailed = email_reports(
             WarehouseHook(self.warehouse_conn_id).get_engine(),
             object_store_root(),
-            context["ti"].xcom_pull(task_ids=self.build_task_id) or [],
+            [
+                {**item, "url": absolute_url(item["path"])}
+                for item in context["ti"].xcom_pull(task_ids=self.build_task_id) or []
+            ],
             recipients,
             attempt_of(context),
             send=send,
