@@ -90,8 +90,12 @@ def test_the_task_links_to_both_reports(airflow_home, sunday_run) -> None:
             ).fetchall()
         )
     # Paths, not URLs: the UI opens them on the host and port it is served from.
-    assert json.loads(links["_link_DailyReportLink"]) == "/data/reports/daily/2026-11-22/report.html"
-    assert json.loads(links["_link_WeeklyReportLink"]) == "/data/reports/weekly/2026-W47/report.html"
+    assert (
+        json.loads(links["_link_DailyReportLink"]) == "/data/reports/daily/2026-11-22/report.html"
+    )
+    assert (
+        json.loads(links["_link_WeeklyReportLink"]) == "/data/reports/weekly/2026-W47/report.html"
+    )
 
 
 def test_the_reports_are_e_mailed_with_the_report_attached(smtp, sunday_run) -> None:
