@@ -16,6 +16,7 @@ from typing import Any
 
 from spotify_agent import project_dir
 from spotify_agent_airflow.commands import demo_setup, warehouse_url_outside_tasks
+from spotify_agent_airflow.commands.demo_logs import write_task_logs
 
 # The DAG families `make demo` runs, in dependency order. A new family adds itself here.
 DEMO_DAGS: tuple[str, ...] = (
@@ -96,6 +97,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     check=False,
                 )
             state = "success" if completed.returncode == 0 else "failed"
+            # `dags test` writes no task-log files: give the UI (`make up`) the run's logs.
+            task_logs = write_task_logs(dag_id, trace_id, log_path.read_text())
+            print(f"  {state}; {len(task_logs)} task logs written for the UI")
             runs.append(DemoRun(dag_id, trace_id, state, time.monotonic() - started, log_path))
     print()
     print(demo_summary(runs))
