@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -21,6 +22,10 @@ from spotify_agent_airflow.defaults import APPROVED_TAGS, SPOTIFY_POOL
 
 HEAVY_MODULES = ("torch", "librosa", "pandas", "numpy", "spotipy", "sklearn")
 MIN_RETRIES = 2
+# A DAG's page in the UI says what it does, when it runs and what it writes: a heading and a
+# few sentences at least, never a stand-in.
+MIN_DOC_WORDS = 40
+PLACEHOLDERS = ("todo", "tbd", "fixme", "lorem ipsum", "xxx", "describe this dag")
 
 
 def load_dagbag(folder: Path) -> Any:
@@ -32,8 +37,7 @@ def load_dagbag(folder: Path) -> Any:
 def dag_violations(dag: Any, conf_models: Mapping[str, type[RunConf]]) -> list[str]:
     """Every rule a single DAG breaks, each prefixed by the rule's name."""
     problems: list[str] = []
-    if not dag.doc_md or not dag.doc_md.strip():
-        problems.append("doc_md: the DAG has no documentation (use doc_md=__doc__)")
+    problems += doc_md_violations(dag)
     if not dag.tags:
         problems.append("tags: the DAG has no tags")
     unknown = sorted(set(dag.tags) - APPROVED_TAGS)
@@ -52,6 +56,25 @@ def dag_violations(dag: Any, conf_models: Mapping[str, type[RunConf]]) -> list[s
     problems += deadline_violations(dag)
     problems += params_violations(dag, conf_models)
     problems += [f"conf: {line}" for line in direct_conf_reads(Path(dag.fileloc))]
+    return problems
+
+
+def doc_md_violations(dag: Any) -> list[str]:
+    doc = (dag.doc_md or "").strip()
+    if not doc:
+        return ["doc_md: the DAG has no documentation (use doc_md=__doc__)"]
+    problems = []
+    if doc.splitlines()[0].strip() != f"### {dag.dag_id}":
+        problems.append(f"doc_md: it must open with the heading '### {dag.dag_id}'")
+    if len(doc.split()) < MIN_DOC_WORDS:
+        problems.append(
+            f"doc_md: {len(doc.split())} words; say what the DAG does, when it runs and what "
+            f"it writes (at least {MIN_DOC_WORDS})"
+        )
+    words = " " + re.sub(r"[^a-z0-9]+", " ", doc.lower()) + " "
+    stand_ins = [p for p in PLACEHOLDERS if f" {p} " in words]
+    if stand_ins:
+        problems.append(f"doc_md: placeholder text {stand_ins}")
     return problems
 
 
@@ -83,6 +106,12 @@ def params_violations(dag: Any, conf_models: Mapping[str, type[RunConf]]) -> lis
         problems.append(
             f"params: Params {sorted(declared)} differ from {model.__name__} fields {sorted(expected)}"
         )
+    for name in sorted(declared):
+        param = dag.params.get_param(name)
+        if not (param.description or param.schema.get("description") or "").strip():
+            problems.append(
+                f"params: Param {name!r} has no description (the trigger form shows it)"
+            )
     for name in set(declared) & set(expected):
         schema = dict(dag.params.get_param(name).schema)
         schema.pop("description", None)

@@ -20,6 +20,8 @@ BAD_DAG_RULES = {
     "low_retries": "retries",
     "no_execution_timeout": "execution_timeout",
     "no_doc_md": "doc_md",
+    "placeholder_doc_md": "doc_md",
+    "undescribed_param": "params",
     "no_deadline": "deadline",
     "undeclared_params": "params",
     "reads_conf_directly": "conf",
@@ -64,6 +66,18 @@ def test_policy_catches_bad_dag(stem: str, rule: str) -> None:
     dag = dagbag.dags[stem]
     problems = dag_violations(dag, {**CONF_MODELS, stem: RunConf})
     assert {problem.split(":", 1)[0] for problem in problems} == {rule}, problems
+
+
+def test_a_stand_in_doc_and_a_bare_param_are_named_for_what_they_lack() -> None:
+    placeholder = load_dagbag(BAD_DAGS_DIR / "placeholder_doc_md.py").dags["placeholder_doc_md"]
+    bare = load_dagbag(BAD_DAGS_DIR / "undescribed_param.py").dags["undescribed_param"]
+
+    doc_problems = dag_violations(placeholder, {"placeholder_doc_md": RunConf})
+    assert any("placeholder text ['todo', 'describe this dag']" in p for p in doc_problems)
+    assert any("words;" in p for p in doc_problems)
+    assert dag_violations(bare, {"undescribed_param": RunConf}) == [
+        "params: Param 'trace_id' has no description (the trigger form shows it)"
+    ]
 
 
 def test_policy_catches_a_heavy_top_level_import() -> None:

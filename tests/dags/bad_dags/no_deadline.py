@@ -1,3 +1,14 @@
+"""
+### no_deadline
+
+Scheduled, but nobody hears when a run is late.
+
+A fixture of the policy tests (tests/dags/test_policy.py): it keeps every rule of
+tests/dags/policy.py but the one named above, so that the test proves the check for that
+rule catches it. Nothing deploys it: no Airflow of this project reads tests/dags/bad_dags,
+and its task does nothing.
+"""
+
 from airflow.sdk import dag, task
 
 from spotify_agent.core.run_conf import RunConf
@@ -12,7 +23,7 @@ from spotify_agent_airflow.defaults import START_DATE, default_args
     default_args=default_args(),
     tags=["maintenance"],
     params=conf_params(RunConf),
-    doc_md="Scheduled, but nobody hears when a run is late.",
+    doc_md=__doc__,
 )
 def no_deadline() -> None:
     @task

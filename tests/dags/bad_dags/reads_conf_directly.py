@@ -1,4 +1,13 @@
-"""A DAG that reads dag_run.conf behind its Params' back."""
+"""
+### reads_conf_directly
+
+A DAG that reads dag_run.conf behind its Params' back.
+
+A fixture of the policy tests (tests/dags/test_policy.py): it keeps every rule of
+tests/dags/policy.py but the one named above, so that the test proves the check for that
+rule catches it. Nothing deploys it: no Airflow of this project reads tests/dags/bad_dags,
+and its task does nothing.
+"""
 
 from airflow.sdk import dag, get_current_context, task
 
