@@ -1,5 +1,5 @@
-"""The README and docs/ point only at files that exist in this repository: a link or a
-backticked path to a missing file is a dead end for the reader."""
+"""The READMEs (English, French, German) and docs/ point only at files that exist in this
+repository: a link or a backticked path to a missing file is a dead end for the reader."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 from tests.conftest import PROJECT_DIR
 
-DOCS = [PROJECT_DIR / "README.md", *sorted((PROJECT_DIR / "docs").glob("*.md"))]
+# README.md and its translations (tests/test_translations.py keeps their commands the same).
+READMES = [PROJECT_DIR / name for name in ("README.md", "README.fr.md", "README.de.md")]
+DOCS = [*READMES, *sorted((PROJECT_DIR / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\((?P<target>[^)#\s]+)(?:#[^)]*)?\)")
 # `docs/X.md`, `scripts/env.sh`, `../elsewhere/file.md`: a path with a folder and an extension.
 PATH = re.compile(r"`(?P<target>(?:\.\./)*[\w.-]+/[\w./-]*\.\w+)`")
@@ -19,7 +21,7 @@ PACKAGE_ROOTS = ("", "include", "plugins", "plugins/spotify_agent_airflow")
 
 
 def dead_references(doc: Path, root: Path = PROJECT_DIR) -> list[str]:
-    text = doc.read_text()
+    text = doc.read_text(encoding="utf-8")
     found = []
     for pattern in (LINK, PATH):
         for match in pattern.finditer(text):
