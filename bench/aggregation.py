@@ -25,6 +25,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from verdicts import exit_code, ratio_verdict
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT_DIR / "include"), str(PROJECT_DIR / "plugins")]
 
@@ -142,29 +144,33 @@ def main() -> int:
         )
     fastest = max(engines[1:], key=lambda engine: rate[engine])
     verdicts = [
-        _verdict("events_per_s", rate["ours"], fastest, rate[fastest], ">=", MIN_VS_FASTEST),
-        _verdict("events_per_s", rate["ours"], "pandas", rate["pandas"], ">=", MIN_VS_PANDAS),
-        f"bench aggregation: results_equal ours={sum(equal.values())} "
-        f"baseline(engines)={len(equal)} ratio={sum(equal.values()) / len(equal):.2f} "
-        "target >= 1.0: " + ("ok" if all(equal.values()) else "SHORT"),
+        _events_per_s(rate["ours"], fastest, rate[fastest], MIN_VS_FASTEST),
+        _events_per_s(rate["ours"], "pandas", rate["pandas"], MIN_VS_PANDAS),
+        # Every engine's tables equal ours: the ratio is 1.0 exactly when all are.
+        ratio_verdict(
+            "aggregation",
+            "results_equal",
+            sum(equal.values()),
+            "engines",
+            len(equal),
+            op=">=",
+            target=1.0,
+        ),
     ]
     if not args.quick:  # the memory target is for 10M events
-        ratio = peak["ours"] / MAX_PEAK_MIB
         verdicts.append(
-            f"bench aggregation: peak_mib ours={peak['ours']:.0f} baseline(budget)={MAX_PEAK_MIB} "
-            f"ratio={ratio:.2f} target <= 1.0: " + ("ok" if ratio <= 1.0 else "SHORT")
+            ratio_verdict(
+                "aggregation", "peak_mib", peak["ours"], "budget", MAX_PEAK_MIB, op="<=", target=1.0
+            )
         )
     print()
     print("\n".join(verdicts))
-    return 0 if all(line.endswith(": ok") for line in verdicts) else 1
+    return exit_code(verdicts)
 
 
-def _verdict(metric: str, ours: float, name: str, base: float, op: str, target: float) -> str:
-    ratio = ours / base
-    ok = ratio >= target if op == ">=" else ratio <= target
-    return (
-        f"bench aggregation: {metric} ours={ours:,.0f} baseline({name})={base:,.0f} "
-        f"ratio={ratio:.2f} target {op} {target}: " + ("ok" if ok else "SHORT")
+def _events_per_s(ours: float, name: str, base: float, target: float) -> str:
+    return ratio_verdict(
+        "aggregation", "events_per_s", ours, name, base, op=">=", target=target, fmt="{:,.0f}"
     )
 
 

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from verdicts import exit_code, ratio_verdict
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT_DIR / "include")]
 
@@ -45,7 +47,7 @@ CLIPS = (
     (92, "major"),
     (110, "minor"),
 )
-MIN_REALTIME, MIN_VS_NAIVE, MIN_TEMPO_SHARE = 150.0, 1.5, 1.0
+MIN_REALTIME, MIN_VS_NAIVE, MIN_TEMPO_SHARE = 150, 1.5, 1
 
 
 def write_clips(folder: Path, count: int) -> list[tuple[Path, object]]:
@@ -197,8 +199,7 @@ def main() -> int:
     ]
     print()
     print("\n".join(verdicts))
-    ok = all(line.endswith(": ok") for line in verdicts) and not disagreements
-    return 0 if ok else 1
+    return 1 if disagreements else exit_code(verdicts)
 
 
 def _agree(a: dict, b: dict) -> bool:
@@ -219,11 +220,7 @@ def _agree(a: dict, b: dict) -> bool:
 
 
 def _verdict(metric: str, ours: float, name: str, base: float, target: float, fmt: str) -> str:
-    ratio = ours / base
-    return (
-        f"bench audio: {metric} ours={fmt.format(ours)} baseline({name})={fmt.format(base)} "
-        f"ratio={ratio:.2f} target >= {target:g}: " + ("ok" if ratio >= target else "SHORT")
-    )
+    return ratio_verdict("audio", metric, ours, name, base, op=">=", target=target, fmt=fmt)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from verdicts import exit_code, ratio_verdict, verdict
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 BASELINE = PROJECT_DIR / "bench" / "fixtures" / "baseline_dag.py"
 BASELINE_NAME = "trivial airflow.sdk DAG"
@@ -92,18 +94,32 @@ def main() -> int:
         name = str(path.relative_to(PROJECT_DIR))
         print(f"{name:<44} {ours:>8.1f} {extra:>+11.1f}ms {ratio:>6.2f}x")
         verdicts.append(
-            f"bench parse_time: {path.stem} parse_ms ours={ours:.1f} baseline({BASELINE_NAME})="
-            f"{baseline:.1f} ratio={ratio:.2f} target <= {MAX_RATIO}: "
-            + ("ok" if ratio <= MAX_RATIO else "SHORT")
+            ratio_verdict(
+                "parse_time",
+                f"{path.stem} parse_ms",
+                ours,
+                BASELINE_NAME,
+                baseline,
+                op="<=",
+                target=MAX_RATIO,
+                fmt="{:.1f}",
+            )
         )
         verdicts.append(
-            f"bench parse_time: {path.stem} ms_above_baseline ours={extra:+.1f} baseline({BASELINE_NAME})="
-            f"{baseline:.1f} ratio={ratio:.2f} target <= {MAX_EXTRA_MS:.0f}: "
-            + ("ok" if extra <= MAX_EXTRA_MS else "SHORT")
+            verdict(
+                "parse_time",
+                f"{path.stem} ms_above_baseline",
+                ours=f"{extra:+.1f}",
+                baseline=BASELINE_NAME,
+                base=f"{baseline:.1f}",
+                ratio=f"{ratio:.2f}",
+                target=f"<= {MAX_EXTRA_MS:.0f}",
+                ok=extra <= MAX_EXTRA_MS,
+            )
         )
     print()
     print("\n".join(verdicts))
-    return 0 if all(line.endswith(": ok") for line in verdicts) else 1
+    return exit_code(verdicts)
 
 
 if __name__ == "__main__":

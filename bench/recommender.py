@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from verdicts import exit_code, ratio_verdict
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT_DIR / "include")]
 
@@ -108,26 +110,35 @@ def main() -> int:
     ours, ours_seconds = results["ours (ease)"]
     best, best_seconds = results[als]
     verdicts = [
-        _verdict("ndcg_at_10", ours.ndcg, als, best.ndcg, ">=", MIN_NDCG_VS_ALS, "{:.4f}"),
-        _verdict("fit_seconds", ours_seconds, als, best_seconds, "<=", MAX_FIT_VS_ALS, "{:.3f}"),
+        ratio_verdict(
+            "recommender",
+            "ndcg_at_10",
+            ours.ndcg,
+            als,
+            best.ndcg,
+            op=">=",
+            target=MIN_NDCG_VS_ALS,
+            fmt="{:.4f}",
+        ),
+        ratio_verdict(
+            "recommender",
+            "fit_seconds",
+            ours_seconds,
+            als,
+            best_seconds,
+            op="<=",
+            target=MAX_FIT_VS_ALS,
+            fmt="{:.3f}",
+        ),
     ]
     print()
     print("\n".join(verdicts))
-    return 0 if all(line.endswith(": ok") for line in verdicts) else 1
+    return exit_code(verdicts)
 
 
 def _shared_ratings() -> Path | None:
     found = [Path(folder) / RATINGS for folder in SHARED_DATA if folder]
     return next((path for path in found if path.is_file()), None)
-
-
-def _verdict(metric: str, ours: float, name: str, base: float, op: str, target: float, fmt: str):
-    ratio = ours / base
-    ok = ratio >= target if op == ">=" else ratio <= target
-    return (
-        f"bench recommender: {metric} ours={fmt.format(ours)} baseline({name})="
-        f"{fmt.format(base)} ratio={ratio:.2f} target {op} {target}: " + ("ok" if ok else "SHORT")
-    )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from verdicts import exit_code, ratio_verdict
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT_DIR / "include")]
 
@@ -45,7 +47,7 @@ MAX_LOCAL_MS, MAX_CELERY_VS_LOCAL = 250.0, 1.5
 # --quick (CI) checks the Celery deployment against a looser bound: two runs are a smoke test
 # that catches a broken deployment (a polling loop, a lost queue), not a measurement. The 1.5x
 # target is judged by the full run (docs/BENCHMARKS.md says how it stands).
-QUICK_CELERY_VS_LOCAL = 5.0
+QUICK_CELERY_VS_LOCAL = 5
 
 
 def _free_port() -> int:
@@ -226,14 +228,18 @@ def main() -> int:
         p90 = ordered[int(0.9 * (len(ordered) - 1))]
         print(f"{name:<8} {statistics.median(gaps):>7.0f} {p90:>7.0f} {max(gaps):>7.0f}")
     verdicts = [
-        _verdict("local_gap_ms", local, "budget", MAX_LOCAL_MS, local / MAX_LOCAL_MS, 1.0),
-        _verdict(
+        # The local gap is held to a budget, the Celery one to a multiple of the local gap.
+        ratio_verdict(
+            "scheduling", "local_gap_ms", local, "budget", MAX_LOCAL_MS, op="<=", target=1
+        ),
+        ratio_verdict(
+            "scheduling",
             "celery_gap_ms",
             celery,
             "local executor",
             local,
-            celery / local,
-            QUICK_CELERY_VS_LOCAL if args.quick else MAX_CELERY_VS_LOCAL,
+            op="<=",
+            target=QUICK_CELERY_VS_LOCAL if args.quick else MAX_CELERY_VS_LOCAL,
         ),
     ]
     if args.quick:
@@ -243,14 +249,7 @@ def main() -> int:
         )
     print()
     print("\n".join(verdicts))
-    return 0 if all(line.endswith(": ok") for line in verdicts) else 1
-
-
-def _verdict(metric: str, ours: float, name: str, base: float, ratio: float, target: float) -> str:
-    return (
-        f"bench scheduling: {metric} ours={ours:.0f} baseline({name})={base:.0f} "
-        f"ratio={ratio:.2f} target <= {target:g}: " + ("ok" if ratio <= target else "SHORT")
-    )
+    return exit_code(verdicts)
 
 
 if __name__ == "__main__":

@@ -68,15 +68,20 @@ def _route_calls(emulator: EmulatorHandle, route: str) -> int:
     return sum(emulator.stats()["by_route"].get(route, {}).values())
 
 
-def bench_call_counts(n_artists: int) -> list[str]:
-    spec = CatalogSpec(
-        seed=11,
+def _artist_catalog(n_artists: int, *, seed: int, albums_per_artist: int) -> CatalogSpec:
+    """``n_artists`` artists to snapshot, with as few tracks, users and plays as there can be."""
+    return CatalogSpec(
+        seed=seed,
         n_artists=n_artists,
-        albums_per_artist=1,
+        albums_per_artist=albums_per_artist,
         tracks_per_album=1,
         n_users=1,
         events_per_user=1,
     )
+
+
+def bench_call_counts(n_artists: int) -> list[str]:
+    spec = _artist_catalog(n_artists, seed=11, albums_per_artist=1)
     counts = {}
     for tier in ("extended", "development"):
         with run_emulator(tier=tier, catalog=spec) as emulator:
@@ -183,14 +188,7 @@ def _business_rows(url: str) -> set[tuple[str, str]]:
 
 
 def bench_faults(n_artists: int, fault_rate: float) -> list[str]:
-    spec = CatalogSpec(
-        seed=5,
-        n_artists=n_artists,
-        albums_per_artist=2,
-        tracks_per_album=1,
-        n_users=1,
-        events_per_user=1,
-    )
+    spec = _artist_catalog(n_artists, seed=5, albums_per_artist=2)
     day = date(2026, 11, 26)
     with tempfile.TemporaryDirectory() as folder:
         urls = {name: f"sqlite:///{folder}/{name}.db" for name in ("clean", "faulty")}

@@ -34,20 +34,15 @@ from airflow.sdk import dag
 
 from spotify_agent.analytics.confs import ReportingConf
 from spotify_agent_airflow.assets import LISTENING_REPORTS, LISTENING_TRENDS
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.defaults import dag_args
 from spotify_agent_airflow.operators.reporting import BuildReportsOperator, EmailReportsOperator
 
 
 @dag(
     schedule=LISTENING_TRENDS,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(minutes=45)),
-    default_args=default_args(execution_timeout=timedelta(minutes=20)),
-    params=conf_params(ReportingConf),
+    **dag_args(
+        ReportingConf, deadline=timedelta(minutes=45), execution_timeout=timedelta(minutes=20)
+    ),
     tags=["analytics"],
     doc_md=__doc__,
 )

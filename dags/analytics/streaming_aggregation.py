@@ -41,9 +41,7 @@ from airflow.sdk import dag
 
 from spotify_agent.analytics.confs import StreamingAggregationConf
 from spotify_agent_airflow.assets import LISTENING_AGGREGATES
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.defaults import dag_args
 from spotify_agent_airflow.operators.aggregation import (
     AggregateListeningOperator,
     AnnounceDayOperator,
@@ -52,12 +50,11 @@ from spotify_agent_airflow.operators.aggregation import (
 
 @dag(
     schedule="0 * * * *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(minutes=45)),
-    default_args=default_args(execution_timeout=timedelta(minutes=40)),
-    params=conf_params(StreamingAggregationConf),
+    **dag_args(
+        StreamingAggregationConf,
+        deadline=timedelta(minutes=45),
+        execution_timeout=timedelta(minutes=40),
+    ),
     tags=["analytics"],
     doc_md=__doc__,
 )

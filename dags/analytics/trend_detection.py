@@ -38,9 +38,7 @@ from spotify_agent_airflow.assets import (
     LISTENING_TRENDS,
     SIGNIFICANT_TRENDS,
 )
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.defaults import dag_args
 from spotify_agent_airflow.operators.trend_detection import (
     AnnounceSignificantTrendsOperator,
     DetectTrendsOperator,
@@ -49,12 +47,9 @@ from spotify_agent_airflow.operators.trend_detection import (
 
 @dag(
     schedule=LISTENING_AGGREGATES,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(minutes=30)),
-    default_args=default_args(execution_timeout=timedelta(minutes=20)),
-    params=conf_params(TrendDetectionConf),
+    **dag_args(
+        TrendDetectionConf, deadline=timedelta(minutes=30), execution_timeout=timedelta(minutes=20)
+    ),
     tags=["analytics"],
     doc_md=__doc__,
 )

@@ -32,9 +32,7 @@ from datetime import timedelta
 from airflow.sdk import TriggerRule, dag
 
 from spotify_agent.maintenance.confs import BackupConf
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.defaults import dag_args
 from spotify_agent_airflow.operators.backup import (
     ApplyRetentionOperator,
     BackupDatabaseOperator,
@@ -43,12 +41,7 @@ from spotify_agent_airflow.operators.backup import (
 
 @dag(
     schedule="@daily",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(hours=2)),
-    default_args=default_args(execution_timeout=timedelta(hours=2)),
-    params=conf_params(BackupConf),
+    **dag_args(BackupConf, deadline=timedelta(hours=2), execution_timeout=timedelta(hours=2)),
     tags=["maintenance", "backup"],
     doc_md=__doc__,
 )

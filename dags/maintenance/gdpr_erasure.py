@@ -41,9 +41,7 @@ from datetime import timedelta
 from airflow.sdk import dag
 
 from spotify_agent.maintenance.confs import GdprErasureConf
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.defaults import dag_args
 from spotify_agent_airflow.operators.gdpr_erasure import (
     AcceptErasureRequestsOperator,
     EraseUserOperator,
@@ -52,12 +50,9 @@ from spotify_agent_airflow.operators.gdpr_erasure import (
 
 @dag(
     schedule="@hourly",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(minutes=50)),
-    default_args=default_args(execution_timeout=timedelta(hours=1)),
-    params=conf_params(GdprErasureConf),
+    **dag_args(
+        GdprErasureConf, deadline=timedelta(minutes=50), execution_timeout=timedelta(hours=1)
+    ),
     tags=["maintenance", "gdpr"],
     doc_md=__doc__,
 )

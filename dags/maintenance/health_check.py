@@ -33,26 +33,21 @@ from datetime import timedelta
 from airflow.sdk import dag
 
 from spotify_agent.maintenance.confs import HealthCheckConf
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import SPOTIFY_POOL, START_DATE, default_args
+from spotify_agent_airflow.defaults import SPOTIFY_POOL, dag_args
 from spotify_agent_airflow.operators.health import HealthCheckOperator
 
 
 @dag(
     schedule="*/10 * * * *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(minutes=5)),
-    dagrun_timeout=timedelta(minutes=9),
-    default_args=default_args(
+    **dag_args(
+        HealthCheckConf,
+        deadline=timedelta(minutes=5),
         retries=2,
         retry_delay=timedelta(seconds=15),
         max_retry_delay=timedelta(minutes=1),
         execution_timeout=timedelta(minutes=2),
     ),
-    params=conf_params(HealthCheckConf),
+    dagrun_timeout=timedelta(minutes=9),
     tags=["maintenance", "health"],
     doc_md=__doc__,
 )

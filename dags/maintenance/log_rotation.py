@@ -21,9 +21,7 @@ from datetime import timedelta
 from airflow.sdk import dag
 
 from spotify_agent.maintenance.confs import LogRotationConf
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.defaults import dag_args
 from spotify_agent_airflow.operators.log_rotation import (
     CleanMetadataOperator,
     RotateLogsOperator,
@@ -32,12 +30,7 @@ from spotify_agent_airflow.operators.log_rotation import (
 
 @dag(
     schedule="@daily",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(hours=1)),
-    default_args=default_args(execution_timeout=timedelta(hours=1)),
-    params=conf_params(LogRotationConf),
+    **dag_args(LogRotationConf, deadline=timedelta(hours=1), execution_timeout=timedelta(hours=1)),
     tags=["maintenance"],
     doc_md=__doc__,
 )

@@ -37,9 +37,7 @@ from airflow.sdk import dag
 
 from spotify_agent.ml.confs import AudioAnalysisConf
 from spotify_agent_airflow.assets import AUDIO_FEATURES
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.defaults import dag_args
 from spotify_agent_airflow.operators.audio_analysis import (
     AnalyseAudioBatchOperator,
     PlanAudioBatchesOperator,
@@ -49,12 +47,9 @@ from spotify_agent_airflow.operators.common import SummariseOperator
 
 @dag(
     schedule="0 1 * * *",  # 01:00 UTC: the day's uploads are in, before the ML jobs at 03:00
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(hours=4)),
-    default_args=default_args(execution_timeout=timedelta(hours=1)),
-    params=conf_params(AudioAnalysisConf),
+    **dag_args(
+        AudioAnalysisConf, deadline=timedelta(hours=4), execution_timeout=timedelta(hours=1)
+    ),
     tags=["ml"],
     doc_md=__doc__,
 )

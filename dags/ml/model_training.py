@@ -40,9 +40,7 @@ from airflow.sdk import dag
 
 from spotify_agent.ml.confs import ModelTrainingConf
 from spotify_agent_airflow.assets import MODEL_PROMOTIONS
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.defaults import dag_args
 from spotify_agent_airflow.operators.model_training import (
     PromoteModelOperator,
     TrainRecommenderOperator,
@@ -51,12 +49,9 @@ from spotify_agent_airflow.operators.model_training import (
 
 @dag(
     schedule="0 3 * * 1",  # Mondays 03:00 UTC: the week's plays have landed
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(hours=3)),
-    default_args=default_args(execution_timeout=timedelta(hours=2)),
-    params=conf_params(ModelTrainingConf),
+    **dag_args(
+        ModelTrainingConf, deadline=timedelta(hours=3), execution_timeout=timedelta(hours=2)
+    ),
     tags=["ml"],
     doc_md=__doc__,
 )

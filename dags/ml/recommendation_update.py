@@ -30,9 +30,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag
 
 from spotify_agent.ml.confs import RecommendationUpdateConf
 from spotify_agent_airflow.assets import MODEL_PROMOTIONS, RECOMMENDATIONS
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import START_DATE, default_args
+from spotify_agent_airflow.defaults import dag_args
 from spotify_agent_airflow.operators.recommendation_update import UpdateRecommendationsOperator
 
 
@@ -40,12 +38,9 @@ from spotify_agent_airflow.operators.recommendation_update import UpdateRecommen
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 5 * * *", timezone="UTC"), assets=MODEL_PROMOTIONS
     ),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(hours=2)),
-    default_args=default_args(execution_timeout=timedelta(hours=1)),
-    params=conf_params(RecommendationUpdateConf),
+    **dag_args(
+        RecommendationUpdateConf, deadline=timedelta(hours=2), execution_timeout=timedelta(hours=1)
+    ),
     tags=["ml"],
     doc_md=__doc__,
 )

@@ -27,9 +27,7 @@ from airflow.sdk import dag
 
 from spotify_agent.spotify.confs import ArtistMonitoringConf
 from spotify_agent_airflow.assets import ARTIST_EVENTS, ARTIST_SNAPSHOTS
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import SPOTIFY_POOL, START_DATE, default_args
+from spotify_agent_airflow.defaults import SPOTIFY_POOL, dag_args
 from spotify_agent_airflow.operators.artist_monitoring import (
     ArtistSnapshotOperator,
     PlanArtistBatchesOperator,
@@ -39,12 +37,7 @@ from spotify_agent_airflow.operators.common import SummariseOperator
 
 @dag(
     schedule="@daily",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(hours=2)),
-    default_args=default_args(),
-    params=conf_params(ArtistMonitoringConf),
+    **dag_args(ArtistMonitoringConf, deadline=timedelta(hours=2)),
     tags=["spotify"],
     doc_md=__doc__,
 )

@@ -32,9 +32,7 @@ from airflow.sdk import dag
 
 from spotify_agent.spotify.confs import PlaylistUpdateConf
 from spotify_agent_airflow.assets import PLAYLIST_SYNCS
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import SPOTIFY_POOL, START_DATE, default_args
+from spotify_agent_airflow.defaults import SPOTIFY_POOL, dag_args
 from spotify_agent_airflow.operators.common import SummariseOperator
 from spotify_agent_airflow.operators.playlist_update import (
     PlanPlaylistsOperator,
@@ -44,12 +42,9 @@ from spotify_agent_airflow.operators.playlist_update import (
 
 @dag(
     schedule="@daily",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(hours=2)),
-    default_args=default_args(execution_timeout=timedelta(minutes=20)),
-    params=conf_params(PlaylistUpdateConf),
+    **dag_args(
+        PlaylistUpdateConf, deadline=timedelta(hours=2), execution_timeout=timedelta(minutes=20)
+    ),
     tags=["spotify"],
     doc_md=__doc__,
 )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 
@@ -30,17 +31,19 @@ from spotify_emulator.helpers import (
     require_user,
     respond,
 )
-from spotify_emulator.paging import paging, with_query
+from spotify_emulator.paging import page_of, with_query
 from spotify_emulator.playlists import (
     MAX_ITEMS_PER_REQUEST,
     PlaylistState,
     parse_removals,
 )
-from spotify_emulator.search import SEARCH_TYPES, parse_query
-from spotify_emulator.state import AccessToken
+from spotify_emulator.render import Renderer
+from spotify_emulator.search import SEARCH_TYPES, Query, parse_query
+from spotify_emulator.state import AccessToken, EmulatorState
 
 router = APIRouter(prefix="/v1")
 _TRACK_URI = re.compile(r"^spotify:(track|episode|local):(.+)$")
+T = TypeVar("T")
 
 
 def _limits(
@@ -49,6 +52,14 @@ def _limits(
     limit = int_param(request, "limit", default, 1, maximum)
     offset = int_param(request, "offset", 0, 0, max_offset)
     return offset, limit
+
+
+def _several(
+    request: Request, table: dict[str, T], maximum: int, render: Callable[[T], Any]
+) -> list[Any]:
+    """The objects of the ``ids`` parameter, rendered; ``None`` for an id the table lacks."""
+    found = [table.get(object_id) for object_id in ids_param(request, maximum)]
+    return [render(obj) if obj else None for obj in found]
 
 
 # -- artists ----------------------------------------------------------------------------------
@@ -61,9 +72,8 @@ async def get_artist(artist_id: str, request: Request, token: Token) -> Response
 @router.get("/artists")
 async def get_several_artists(request: Request, token: Token) -> Response:
     require_extended(request)
-    catalog, render = emulator(request).catalog, renderer(request)
-    found = [catalog.artists.get(artist_id) for artist_id in ids_param(request, 50)]
-    return respond({"artists": [render.artist(a) if a else None for a in found]})
+    artists = _several(request, emulator(request).catalog.artists, 50, renderer(request).artist)
+    return respond({"artists": artists})
 
 
 @router.get("/artists/{artist_id}/albums")
@@ -76,13 +86,14 @@ async def get_artist_albums(artist_id: str, request: Request, token: Token) -> R
     groups = _include_groups(request.query_params.get("include_groups"))
     entries = state.catalog.artist_albums(artist_id, groups)
     render = renderer(request)
-    items = [
-        render.simplified_album(state.catalog.albums[album_id], group)
-        for album_id, group in entries[offset : offset + limit]
-    ]
-    return respond(
-        paging(items, href=str(request.url), offset=offset, limit=limit, total=len(entries))
+    page = page_of(
+        entries,
+        lambda entry: render.simplified_album(state.catalog.albums[entry[0]], entry[1]),
+        href=str(request.url),
+        offset=offset,
+        limit=limit,
     )
+    return respond(page)
 
 
 def _include_groups(raw: str | None) -> list[AlbumGroup] | None:
@@ -116,9 +127,8 @@ async def get_album(album_id: str, request: Request, token: Token) -> Response:
 @router.get("/albums")
 async def get_several_albums(request: Request, token: Token) -> Response:
     require_extended(request)
-    catalog, render = emulator(request).catalog, renderer(request)
-    found = [catalog.albums.get(album_id) for album_id in ids_param(request, 20)]
-    return respond({"albums": [render.album(a) if a else None for a in found]})
+    albums = _several(request, emulator(request).catalog.albums, 20, renderer(request).album)
+    return respond({"albums": albums})
 
 
 @router.get("/albums/{album_id}/tracks")
@@ -127,12 +137,14 @@ async def get_album_tracks(album_id: str, request: Request, token: Token) -> Res
     album = lookup(state.catalog.albums, album_id)
     offset, limit = _limits(request, default=20, maximum=50)
     render = renderer(request)
-    items = [
-        render.simplified_track(state.catalog.tracks[t])
-        for t in album.track_ids[offset : offset + limit]
-    ]
-    href = str(request.url)
-    return respond(paging(items, href=href, offset=offset, limit=limit, total=len(album.track_ids)))
+    page = page_of(
+        album.track_ids,
+        lambda track_id: render.simplified_track(state.catalog.tracks[track_id]),
+        href=str(request.url),
+        offset=offset,
+        limit=limit,
+    )
+    return respond(page)
 
 
 @router.get("/tracks/{track_id}")
@@ -144,9 +156,8 @@ async def get_track(track_id: str, request: Request, token: Token) -> Response:
 @router.get("/tracks")
 async def get_several_tracks(request: Request, token: Token) -> Response:
     require_extended(request)
-    catalog, render = emulator(request).catalog, renderer(request)
-    found = [catalog.tracks.get(track_id) for track_id in ids_param(request, 50)]
-    return respond({"tracks": [render.track(t) if t else None for t in found]})
+    tracks = _several(request, emulator(request).catalog.tracks, 50, renderer(request).track)
+    return respond({"tracks": tracks})
 
 
 # -- search and browse ------------------------------------------------------------------------
@@ -170,34 +181,31 @@ async def search(request: Request, token: Token) -> Response:
     href = str(request.url)
     result: dict[str, Any] = {}
     for kind in types:
-        ids: list[str]
-        if kind == "artist":
-            ids = state.search.artists(query)
-            items = [render.artist(state.catalog.artists[i]) for i in ids[offset : offset + limit]]
-        elif kind == "album":
-            ids = state.search.albums(query)
-            items = [
-                render.simplified_album(state.catalog.albums[i])
-                for i in ids[offset : offset + limit]
-            ]
-        elif kind == "track":
-            ids = state.search.tracks(query)
-            items = [render.track(state.catalog.tracks[i]) for i in ids[offset : offset + limit]]
-        elif kind == "playlist":
-            found = [
-                p
-                for p in state.playlists.playlists.values()
-                if p.public and all(word in p.name.lower() for word in query.words)
-            ]
-            ids = [p.id for p in found]
-            items = [state.playlists.simplified(render, p) for p in found[offset : offset + limit]]
-        else:  # shows, episodes and audiobooks: the emulator has none
-            ids, items = [], []
+        found, show = _found(state, render, query, kind)
         page_href = with_query(href, type=kind)
-        result[f"{kind}s"] = paging(
-            items, href=page_href, offset=offset, limit=limit, total=len(ids)
-        )
+        result[f"{kind}s"] = page_of(found, show, href=page_href, offset=offset, limit=limit)
     return respond(result)
+
+
+def _found(
+    state: EmulatorState, render: Renderer, query: Query, kind: str
+) -> tuple[Sequence[Any], Callable[[Any], Any]]:
+    """What a search finds of one ``kind``, best first, and how each is rendered."""
+    catalog = state.catalog
+    if kind == "artist":
+        return state.search.artists(query), lambda i: render.artist(catalog.artists[i])
+    if kind == "album":
+        return state.search.albums(query), lambda i: render.simplified_album(catalog.albums[i])
+    if kind == "track":
+        return state.search.tracks(query), lambda i: render.track(catalog.tracks[i])
+    if kind == "playlist":
+        playlists = [
+            p
+            for p in state.playlists.playlists.values()
+            if p.public and all(word in p.name.lower() for word in query.words)
+        ]
+        return playlists, lambda p: state.playlists.simplified(render, p)
+    return [], lambda entry: entry  # shows, episodes and audiobooks: the emulator has none
 
 
 @router.get("/browse/new-releases")
@@ -208,8 +216,9 @@ async def get_new_releases(request: Request, token: Token) -> Response:
     newest = sorted(
         state.catalog.albums.values(), key=lambda a: (a.release_date, a.id), reverse=True
     )
-    items = [render.simplified_album(album) for album in newest[offset : offset + limit]]
-    page = paging(items, href=str(request.url), offset=offset, limit=limit, total=len(newest))
+    page = page_of(
+        newest, render.simplified_album, href=str(request.url), offset=offset, limit=limit
+    )
     return respond({"albums": page})
 
 
@@ -228,8 +237,13 @@ async def get_categories(request: Request, token: Token) -> Response:
     require_extended(request)
     genres = emulator(request).catalog.genres
     offset, limit = _limits(request, default=20, maximum=50)
-    items = [_category(request, genre) for genre in genres[offset : offset + limit]]
-    page = paging(items, href=str(request.url), offset=offset, limit=limit, total=len(genres))
+    page = page_of(
+        genres,
+        lambda genre: _category(request, genre),
+        href=str(request.url),
+        offset=offset,
+        limit=limit,
+    )
     return respond({"categories": page})
 
 
@@ -284,10 +298,14 @@ def _playlist_list(request: Request, user_id: str, *, include_private: bool) -> 
     state, render = emulator(request), renderer(request)
     offset, limit = _limits(request, default=20, maximum=50)
     owned = [p for p in state.playlists.owned_by(user_id) if p.public or include_private]
-    items = [state.playlists.simplified(render, p) for p in owned[offset : offset + limit]]
-    return respond(
-        paging(items, href=str(request.url), offset=offset, limit=limit, total=len(owned))
+    page = page_of(
+        owned,
+        lambda playlist: state.playlists.simplified(render, playlist),
+        href=str(request.url),
+        offset=offset,
+        limit=limit,
     )
+    return respond(page)
 
 
 @router.post("/me/playlists")

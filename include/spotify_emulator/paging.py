@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+T = TypeVar("T")
 
 
 def with_query(url: str, **params: Any) -> str:
@@ -28,3 +31,11 @@ def paging(items: list[Any], *, href: str, offset: int, limit: int, total: int) 
         ),
         "total": total,
     }
+
+
+def page_of(
+    entries: Sequence[T], render: Callable[[T], Any], *, href: str, offset: int, limit: int
+) -> dict[str, Any]:
+    """The PagingObject of ``entries[offset : offset + limit]``, each rendered by ``render``."""
+    items = [render(entry) for entry in entries[offset : offset + limit]]
+    return paging(items, href=href, offset=offset, limit=limit, total=len(entries))

@@ -15,7 +15,7 @@ from typing import Any
 
 from spotify_emulator.catalog import Catalog, PlaylistSeed
 from spotify_emulator.errors import SpotifyError
-from spotify_emulator.paging import paging
+from spotify_emulator.paging import page_of
 from spotify_emulator.render import JSON, Renderer, iso_s
 
 MAX_ITEMS_PER_REQUEST = 100
@@ -211,13 +211,12 @@ class PlaylistStore:
     def items_page(
         self, renderer: Renderer, state: PlaylistState, *, href: str, offset: int, limit: int
     ) -> JSON:
-        chosen = state.entries[offset : offset + limit]
-        return paging(
-            [self.item(renderer, entry) for entry in chosen],
+        return page_of(
+            state.entries,
+            lambda entry: self.item(renderer, entry),
             href=href,
             offset=offset,
             limit=limit,
-            total=len(state.entries),
         )
 
     def images(self, renderer: Renderer, state: PlaylistState) -> list[JSON]:

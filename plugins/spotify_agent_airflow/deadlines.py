@@ -3,9 +3,9 @@ resolves it.
 
 A DAG declares how long a run may take from being queued::
 
-    @dag(..., **run_deadline(timedelta(hours=2)))
+    @dag(..., **dag_args(SomeConf, deadline=timedelta(hours=2)))  # spotify_agent_airflow.defaults
 
-which gives it an Airflow deadline alert (``DeadlineReference.DAGRUN_QUEUED_AT`` + the interval)
+which spreads ``run_deadline(timedelta(hours=2))`` into it. That gives it an Airflow deadline alert (``DeadlineReference.DAGRUN_QUEUED_AT`` + the interval)
 and a DAG success callback. The scheduler notices the miss and an executor runs
 :func:`page_missed_deadline`, which triggers an incident under
 ``spotify-agent/deadline/<dag_id>``: one key per DAG, so a job late every hour is one incident.

@@ -1,10 +1,14 @@
-"""Shared DAG defaults: one place for owner, retries, timeouts and the approved tags."""
+"""Shared DAG defaults: one place for owner, retries, timeouts, run deadlines, Params and the
+approved tags."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from spotify_agent.core.run_conf import RunConf
+from spotify_agent_airflow.conf import conf_params
+from spotify_agent_airflow.deadlines import run_deadline
 from spotify_agent_airflow.notifiers import PagerDutyTaskNotifier
 from spotify_agent_airflow.retry import ProjectRetryPolicy
 
@@ -28,6 +32,34 @@ APPROVED_TAGS = frozenset(
 )
 
 SPOTIFY_POOL = "spotify_api"
+
+
+def dag_args(
+    conf_model: type[RunConf], *, deadline: timedelta, **task_defaults: Any
+) -> dict[str, Any]:
+    """The ``@dag`` keyword arguments every DAG of this project shares, spread into ``@dag`` next
+    to what is the DAG's own (``schedule``, ``tags``, ``doc_md``)::
+
+        @dag(
+            schedule="@daily",
+            **dag_args(BackupConf, deadline=timedelta(hours=2), execution_timeout=timedelta(hours=2)),
+            tags=["maintenance", "backup"],
+            doc_md=__doc__,
+        )
+
+    Runs from ``START_DATE`` without catching up missed intervals, one at a time; a run still
+    going ``deadline`` after it was queued pages (:func:`run_deadline`); the tasks get
+    :func:`default_args` with ``task_defaults`` over them; the Params come from ``conf_model``
+    (:func:`conf_params`).
+    """
+    return {
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        **run_deadline(deadline),
+        "default_args": default_args(**task_defaults),
+        "params": conf_params(conf_model),
+    }
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:

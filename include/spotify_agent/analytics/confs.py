@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from spotify_agent.core.run_conf import RunConf
-
-
-def _finished(value: date | None) -> date | None:
-    if value is not None and value >= datetime.now(UTC).date():
-        raise ValueError(f"{value} is not a finished UTC day yet")
-    return value
-
-
-FinishedDay = Annotated[date | None, AfterValidator(_finished)]
+from spotify_agent.core.run_conf import FinishedDay, RunConf
 
 
 class StreamingAggregationConf(RunConf):

@@ -255,16 +255,34 @@ def _share(plays: int, total: int) -> float:
     return plays / total if total else 0.0
 
 
-def _artists(connection: Connection, period: ReportPeriod, total: int, n: int) -> list[Ranked]:
-    table = agg_artist_country
+def _most_played(
+    connection: Connection,
+    period: ReportPeriod,
+    key: Any,
+    *,
+    with_skips: bool = False,
+    n: int | None = None,
+) -> list[Any]:
+    """``(key, plays)`` rows, with ``timed_plays, skips`` after them if asked, per value of the
+    column ``key`` over the period: the most played first, ties by the key, at most ``n``."""
+    table = key.table
     plays = func.sum(table.c.plays).label("plays")
-    rows = connection.execute(
-        select(table.c.artist_id, plays, func.sum(table.c.timed_plays), func.sum(table.c.skips))
+    skips = [func.sum(table.c.timed_plays), func.sum(table.c.skips)] if with_skips else []
+    query = (
+        select(key, plays, *skips)
         .where(_in(table, period))
-        .group_by(table.c.artist_id)
-        .order_by(plays.desc(), table.c.artist_id)
-        .limit(n)
-    ).all()
+        .group_by(key)
+        .order_by(plays.desc(), key)
+    )
+    return list(connection.execute(query if n is None else query.limit(n)).all())
+
+
+def _skip_rate(timed: Any, skips: Any) -> float | None:
+    return int(skips) / int(timed) if timed else None
+
+
+def _artists(connection: Connection, period: ReportPeriod, total: int, n: int) -> list[Ranked]:
+    rows = _most_played(connection, period, agg_artist_country.c.artist_id, with_skips=True, n=n)
     names = entity_names(connection, "artist", [row[0] for row in rows])
     return [
         Ranked(
@@ -272,22 +290,14 @@ def _artists(connection: Connection, period: ReportPeriod, total: int, n: int) -
             name=names.get(artist_id, artist_id),
             plays=int(count),
             share=_share(int(count), total),
-            skip_rate=int(skips) / int(timed) if timed else None,
+            skip_rate=_skip_rate(timed, skips),
         )
         for artist_id, count, timed, skips in rows
     ]
 
 
 def _tracks(connection: Connection, period: ReportPeriod, total: int, n: int) -> list[Ranked]:
-    table = agg_tracks
-    plays = func.sum(table.c.plays).label("plays")
-    rows = connection.execute(
-        select(table.c.track_id, plays)
-        .where(_in(table, period))
-        .group_by(table.c.track_id)
-        .order_by(plays.desc(), table.c.track_id)
-        .limit(n)
-    ).all()
+    rows = _most_played(connection, period, agg_tracks.c.track_id, n=n)
     names = entity_names(connection, "track", [row[0] for row in rows])
     return [
         Ranked(key=t, name=names.get(t, t), plays=int(count), share=_share(int(count), total))
@@ -296,21 +306,14 @@ def _tracks(connection: Connection, period: ReportPeriod, total: int, n: int) ->
 
 
 def _countries(connection: Connection, period: ReportPeriod, total: int) -> list[Ranked]:
-    table = agg_artist_country
-    plays = func.sum(table.c.plays).label("plays")
-    rows = connection.execute(
-        select(table.c.country, plays, func.sum(table.c.timed_plays), func.sum(table.c.skips))
-        .where(_in(table, period))
-        .group_by(table.c.country)
-        .order_by(plays.desc(), table.c.country)
-    ).all()
+    rows = _most_played(connection, period, agg_artist_country.c.country, with_skips=True)
     return [
         Ranked(
             key=country,
             name="unknown" if country == "ZZ" else country,
             plays=int(count),
             share=_share(int(count), total),
-            skip_rate=int(skips) / int(timed) if timed else None,
+            skip_rate=_skip_rate(timed, skips),
         )
         for country, count, timed, skips in rows
     ]

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from spotify_agent.core.run_conf import CONN_ID_PATTERN, RunConf
+from spotify_agent.core.run_conf import ConnId, RunConf, all_by_default
 from spotify_agent.spotify.ids import SpotifyId
 
 ContentKind = Literal["playlist_descriptions", "artist_digest"]
@@ -16,9 +16,8 @@ ALL_KINDS: tuple[ContentKind, ...] = ("playlist_descriptions", "artist_digest")
 class ContentGenerationConf(RunConf):
     """Run conf of the ``content_generation`` DAG."""
 
-    kinds: list[ContentKind] = Field(
-        default_factory=lambda: list(ALL_KINDS),
-        min_length=1,
+    kinds: list[ContentKind] = all_by_default(
+        ALL_KINDS,
         description="What to write: descriptions of the managed playlists, the weekly artist digest.",
     )
     playlist_ids: list[SpotifyId] = Field(
@@ -33,9 +32,8 @@ class ContentGenerationConf(RunConf):
             "Off only for trusted, template-only setups such as the demo."
         ),
     )
-    llm_conn_id: str | None = Field(
+    llm_conn_id: ConnId | None = Field(
         default=None,
-        pattern=CONN_ID_PATTERN,
         description=(
             "HTTP connection of an OpenAI-compatible chat-completions endpoint that may rewrite "
             "the texts (checked against the facts). Empty: the `content_llm_conn_id` variable, "

@@ -8,15 +8,54 @@ meets the same rules and gets an error naming the field.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any, Self
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from spotify_agent.core.trace import TRACE_ID_PATTERN, is_valid_trace_id
 
 # An Airflow connection id, as the run confs that name one accept it.
 CONN_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+ConnId = Annotated[str, StringConstraints(pattern=CONN_ID_PATTERN)]
+
+
+def _day_at_most(days_before_today: int, problem: str) -> Callable[[date | None], date | None]:
+    """A check refusing a day later than ``days_before_today`` days before today (UTC)."""
+
+    def check(value: date | None) -> date | None:
+        latest = datetime.now(UTC).date() - timedelta(days=days_before_today)
+        if value is not None and value > latest:
+            raise ValueError(f"{value} {problem}")
+        return value
+
+    return check
+
+
+# Optional UTC days (YYYY-MM-DD) a run is asked to work on. A finished day is yesterday at the
+# latest (its plays are all in); up to today allows today too, as an exclusive end (plays before
+# it).
+FinishedDay = Annotated[
+    date | None, AfterValidator(_day_at_most(1, "is not a finished UTC day yet"))
+]
+UpToToday = Annotated[
+    date | None,
+    AfterValidator(_day_at_most(0, "is in the future: its plays have not all happened")),
+]
+
+
+def all_by_default(choices: tuple[str, ...], *, description: str) -> Any:
+    """A list field choosing one or more of ``choices``: all of them when not given."""
+    return Field(default_factory=lambda: list(choices), min_length=1, description=description)
 
 
 class InvalidRunConf(ValueError):

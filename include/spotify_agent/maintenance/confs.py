@@ -6,7 +6,7 @@ from typing import Any, Literal, Self, get_args
 
 from pydantic import Field, model_validator
 
-from spotify_agent.core.run_conf import RunConf
+from spotify_agent.core.run_conf import RunConf, all_by_default
 
 Component = Literal[
     "warehouse",
@@ -26,10 +26,8 @@ ALL_COMPONENTS: tuple[Component, ...] = get_args(Component)
 class HealthCheckConf(RunConf):
     """Run conf of the ``health_check`` DAG."""
 
-    components: list[Component] = Field(
-        default_factory=lambda: list(ALL_COMPONENTS),
-        min_length=1,
-        description="Components to check. Default: all of them.",
+    components: list[Component] = all_by_default(
+        ALL_COMPONENTS, description="Components to check. Default: all of them."
     )
 
 

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Annotated
+from pydantic import Field, model_validator
 
-from pydantic import AfterValidator, Field, model_validator
-
-from spotify_agent.core.run_conf import RunConf
+from spotify_agent.core.run_conf import RunConf, UpToToday
 from spotify_agent.spotify.ids import SpotifyId
-
-
-def _not_in_the_future(value: date | None) -> date | None:
-    if value is not None and value > datetime.now(UTC).date():
-        raise ValueError(f"{value} is in the future: its plays have not all happened")
-    return value
-
-
-# Today at the latest (an exclusive end: plays before it); analytics' FinishedDay is stricter.
-UpToToday = Annotated[date | None, AfterValidator(_not_in_the_future)]
 
 
 class ModelTrainingConf(RunConf):

@@ -10,7 +10,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from spotify_agent.core.run_conf import CONN_ID_PATTERN, RunConf
+from spotify_agent.core.run_conf import CONN_ID_PATTERN, ConnId, RunConf, all_by_default
 from spotify_agent.spotify.ids import SpotifyId
 
 Source = Literal["recently_played", "landing_files"]
@@ -46,9 +46,8 @@ class ArtistMonitoringConf(RunConf):
 class ListeningIngestConf(RunConf):
     """Run conf of the ``listening_ingest`` DAG."""
 
-    sources: list[Source] = Field(
-        default_factory=lambda: list(ALL_SOURCES),
-        min_length=1,
+    sources: list[Source] = all_by_default(
+        ALL_SOURCES,
         description="Where to read events from: users' recently-played histories, landed files, or both.",
     )
     spotify_conn_ids: list[str] = Field(
@@ -91,9 +90,8 @@ class ManagedPlaylistSpec(BaseModel):
         max_length=10_000,
         description="The tracks of a track_list playlist, in order (empty for most_played).",
     )
-    spotify_conn_id: str = Field(
+    spotify_conn_id: ConnId = Field(
         default="spotify_default",
-        pattern=CONN_ID_PATTERN,
         description="Spotify connection whose user (refresh token) owns the playlist.",
     )
 

@@ -1,4 +1,5 @@
-"""Hooks, and how a task asks whether an optional connection is configured."""
+"""Hooks, how a task asks whether an optional connection is configured, and the base URL of an
+HTTP service's connection."""
 
 from __future__ import annotations
 
@@ -14,3 +15,15 @@ def connection_or_none(conn_id: str) -> Any:
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         return None
+
+
+def http_base_url(connection: Any) -> str:
+    """``scheme://host[:port]`` of a connection to an HTTP service, without a trailing slash. The
+    host may carry its scheme (``https://events.example``); else the connection's ``schema``
+    gives it (default ``https``)."""
+    host = str(connection.host or "").rstrip("/")
+    if "://" not in host:
+        host = f"{connection.schema or 'https'}://{host}"
+    if connection.port:
+        host = f"{host}:{connection.port}"
+    return host

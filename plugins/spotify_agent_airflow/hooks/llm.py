@@ -15,6 +15,7 @@ from airflow.sdk import BaseHook
 
 from spotify_agent.content.llm import LlmSettings
 from spotify_agent.content.text import MAX_DESCRIPTION_CHARS
+from spotify_agent_airflow.hooks import http_base_url
 
 
 class LlmHook(BaseHook):
@@ -53,13 +54,8 @@ class LlmHook(BaseHook):
     @property
     def url(self) -> str:
         connection = self._connection
-        host = str(connection.host).rstrip("/")
-        if "://" not in host:
-            host = f"{connection.schema or 'https'}://{host}"
-        if connection.port:
-            host = f"{host}:{connection.port}"
         path = str((connection.extra_dejson or {}).get("path", "/v1/chat/completions"))
-        return host + path
+        return http_base_url(connection) + path
 
     def post(self, body: dict[str, Any]) -> Any:
         """Send ``body``; the decoded JSON answer, or an exception for an HTTP error."""

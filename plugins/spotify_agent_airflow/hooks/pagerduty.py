@@ -14,6 +14,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from spotify_agent.core.pagerduty import DEFAULT_EVENTS_URL, AlertEvent, send_event
+from spotify_agent_airflow.hooks import http_base_url
 
 
 class PagerDutyHook(BaseHook):
@@ -48,14 +49,9 @@ class PagerDutyHook(BaseHook):
 
     @property
     def base_url(self) -> str:
-        host = (self._connection.host or "").rstrip("/")
-        if not host:
+        if not (self._connection.host or "").rstrip("/"):
             return DEFAULT_EVENTS_URL
-        if "://" not in host:
-            host = f"{self._connection.schema or 'https'}://{host}"
-        if self._connection.port:
-            host = f"{host}:{self._connection.port}"
-        return host
+        return http_base_url(self._connection)
 
     def send(self, event: AlertEvent) -> str:
         return send_event(event, routing_key=self._connection.password, base_url=self.base_url)
