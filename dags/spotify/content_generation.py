@@ -34,9 +34,7 @@ from airflow.sdk import TriggerRule, dag
 
 from spotify_agent.content.confs import ContentGenerationConf
 from spotify_agent_airflow.assets import ARTIST_SNAPSHOTS, PLAYLIST_SYNCS, SIGNIFICANT_TRENDS
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import SPOTIFY_POOL, START_DATE, default_args
+from spotify_agent_airflow.defaults import SPOTIFY_POOL, dag_args
 from spotify_agent_airflow.operators.content_generation import (
     DRAFT_TASK_ID,
     ContentApprovalOperator,
@@ -51,12 +49,11 @@ DRAFTS = "{{ ti.xcom_pull(task_ids='" + DRAFT_TASK_ID + "') }}"
 
 @dag(
     schedule=(PLAYLIST_SYNCS | ARTIST_SNAPSHOTS | SIGNIFICANT_TRENDS),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(days=2, hours=2)),
-    default_args=default_args(execution_timeout=timedelta(minutes=20)),
-    params=conf_params(ContentGenerationConf),
+    **dag_args(
+        ContentGenerationConf,
+        deadline=timedelta(days=2, hours=2),
+        execution_timeout=timedelta(minutes=20),
+    ),
     render_template_as_native_obj=True,
     tags=["spotify", "content"],
     doc_md=__doc__,

@@ -34,9 +34,7 @@ from airflow.sdk import TriggerRule, dag
 
 from spotify_agent.spotify.confs import ListeningIngestConf
 from spotify_agent_airflow.assets import LISTENING_EVENTS
-from spotify_agent_airflow.conf import conf_params
-from spotify_agent_airflow.deadlines import run_deadline
-from spotify_agent_airflow.defaults import SPOTIFY_POOL, START_DATE, default_args
+from spotify_agent_airflow.defaults import SPOTIFY_POOL, dag_args
 from spotify_agent_airflow.operators.common import SummariseOperator
 from spotify_agent_airflow.operators.listening_ingest import (
     IngestEventFileOperator,
@@ -48,13 +46,10 @@ from spotify_agent_airflow.operators.listening_ingest import (
 
 @dag(
     schedule="@hourly",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    **run_deadline(timedelta(minutes=45)),
+    **dag_args(
+        ListeningIngestConf, deadline=timedelta(minutes=45), execution_timeout=timedelta(minutes=20)
+    ),
     dagrun_timeout=timedelta(minutes=55),
-    default_args=default_args(execution_timeout=timedelta(minutes=20)),
-    params=conf_params(ListeningIngestConf),
     tags=["spotify", "ingest"],
     doc_md=__doc__,
 )
