@@ -12,28 +12,24 @@ from airflow.sdk import BaseOperator
 from spotify_agent.analytics.confs import StreamingAggregationConf
 from spotify_agent_airflow.conf import read_conf
 from spotify_agent_airflow.context import interval_end
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 
 
-class AggregateListeningOperator(BaseOperator):
+class AggregateListeningOperator(WarehouseOperator):
     """Extracts the period's plays from the warehouse to a temporary Parquet extract, aggregates
     them (``aggregate_day``), replaces the period's rows, quarantines the plays set aside,
     audits the counts."""
-
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         from spotify_agent.analytics.streaming_aggregation import aggregate_listening
         from spotify_agent.maintenance.erasure import erased_among
         from spotify_agent_airflow.audit import attempt_of
         from spotify_agent_airflow.hooks.erasure_key import erasure_keyring
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, StreamingAggregationConf)
-        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        engine = self.warehouse_engine()
         erased = partial(erased_among, key=erasure_keyring())
         aggregation = aggregate_listening(
             engine, interval_end(context), conf, attempt_of(context), erased

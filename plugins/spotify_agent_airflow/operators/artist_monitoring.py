@@ -7,35 +7,29 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
 from spotify_agent.spotify.confs import ArtistMonitoringConf
 from spotify_agent_airflow.conf import read_conf
 from spotify_agent_airflow.context import interval_end
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 
 
-class PlanArtistBatchesOperator(BaseOperator):
+class PlanArtistBatchesOperator(WarehouseOperator):
     """Adds the run's ``add_artist_ids`` to the watch list; returns the batches to snapshot."""
-
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> list[list[str]]:
         from spotify_agent.spotify.artist_monitoring import plan_artist_batches
         from spotify_agent_airflow.audit import attempt_of
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, ArtistMonitoringConf)
-        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        engine = self.warehouse_engine()
         planned = plan_artist_batches(engine, conf, attempt_of(context))
         log.info("%s", planned.summary_line())
         return planned.batches
 
 
-class ArtistSnapshotOperator(BaseOperator):
+class ArtistSnapshotOperator(WarehouseOperator):
     """Snapshots one batch of artists and records the changes since each one's last snapshot."""
 
     template_fields = ("artist_ids",)
@@ -45,24 +39,21 @@ class ArtistSnapshotOperator(BaseOperator):
         *,
         artist_ids: list[str],
         spotify_conn_id: str = "spotify_default",
-        warehouse_conn_id: str = "warehouse_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.artist_ids = artist_ids
         self.spotify_conn_id = spotify_conn_id
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
         from spotify_agent.spotify.artist_monitoring import snapshot_artist_batch
         from spotify_agent_airflow.audit import attempt_of
         from spotify_agent_airflow.hooks.spotify import SpotifyHook
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, ArtistMonitoringConf)
         spotify = SpotifyHook(self.spotify_conn_id)
         snapshot = snapshot_artist_batch(
-            WarehouseHook(self.warehouse_conn_id).get_engine(),
+            self.warehouse_engine(),
             spotify.client,
             self.artist_ids,
             conf,

@@ -7,37 +7,31 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
 from spotify_agent.ml.confs import AudioAnalysisConf
 from spotify_agent_airflow.conf import read_conf
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 
 
-class PlanAudioBatchesOperator(BaseOperator):
+class PlanAudioBatchesOperator(WarehouseOperator):
     """Lists ``audio/`` in the object store and returns the batches of objects to analyse: one
     file per track (lossless first) among those not already quarantined by the current
     extractor version, without features of that version from that same file, each with the
     track's other files as fallbacks; at most ``max_tracks``."""
 
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
-
     def execute(self, context: Any) -> list[list[dict[str, Any]]]:
         from spotify_agent.ml.audio.analysis import plan_audio_batches
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
         conf = read_conf(context, AudioAnalysisConf)
-        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        engine = self.warehouse_engine()
         planned = plan_audio_batches(engine, object_store_root(), conf)
         log.info("%s", planned.summary_line())
         return planned.as_result()
 
 
-class AnalyseAudioBatchOperator(BaseOperator):
+class AnalyseAudioBatchOperator(WarehouseOperator):
     """Analyses one batch on one thread and writes its features, its quarantined files and its
     audit row in one transaction. A file that cannot be described is quarantined with the
     reason, the features made from what its key held before are withdrawn, and the track's
@@ -51,20 +45,17 @@ class AnalyseAudioBatchOperator(BaseOperator):
         self,
         *,
         objects: list[dict[str, Any]],
-        warehouse_conn_id: str = "warehouse_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.objects = objects
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
         from spotify_agent.ml.audio.analysis import analyse_audio_batch
         from spotify_agent_airflow.audit import attempt_of
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
-        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        engine = self.warehouse_engine()
         analysed = analyse_audio_batch(
             engine, object_store_root(), self.objects, attempt_of(context)
         )

@@ -7,11 +7,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
 from spotify_agent.maintenance.confs import BackupConf
 from spotify_agent_airflow.conf import read_conf
 from spotify_agent_airflow.context import interval_end
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +18,7 @@ log = logging.getLogger(__name__)
 DATABASES = ("warehouse", "airflow_metadata")
 
 
-class BackupDatabaseOperator(BaseOperator):
+class BackupDatabaseOperator(WarehouseOperator):
     """Dumps a database, stores it, restores the stored copy into a scratch database, compares.
 
     ``database`` is ``warehouse`` (the ``warehouse_default`` connection) or ``airflow_metadata``
@@ -30,14 +29,12 @@ class BackupDatabaseOperator(BaseOperator):
         self,
         *,
         database: str = "warehouse",
-        warehouse_conn_id: str = "warehouse_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if database not in DATABASES:
             raise ValueError(f"database must be one of {DATABASES}, not {database!r}")
         self.database = database
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowSkipException
@@ -66,21 +63,16 @@ class BackupDatabaseOperator(BaseOperator):
         return outcome.as_result()
 
 
-class ApplyRetentionOperator(BaseOperator):
+class ApplyRetentionOperator(WarehouseOperator):
     """Deletes the backups the policy no longer keeps (never the newest verified one)."""
-
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
         from spotify_agent.maintenance.backup_job import apply_backup_retention
         from spotify_agent_airflow.audit import attempt_of
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
         conf = read_conf(context, BackupConf)
-        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        engine = self.warehouse_engine()
         retention = apply_backup_retention(
             engine, object_store_root(), DATABASES, conf, attempt_of(context)
         )

@@ -16,6 +16,21 @@ from airflow.sdk import BaseOperator
 log = logging.getLogger(__name__)
 
 
+class WarehouseOperator(BaseOperator):
+    """An operator whose job works on the warehouse; ``warehouse_conn_id`` names its connection,
+    as ``conn_id`` does on Airflow's SQL operators."""
+
+    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def warehouse_engine(self) -> Any:
+        """The engine of ``warehouse_conn_id`` (one per process, shared by the task's work)."""
+        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
+
+        return WarehouseHook(self.warehouse_conn_id).get_engine()
+
+
 def add_up(results: Sequence[dict[str, int]]) -> dict[str, int]:
     """Totals of the tasks' counts (percentiles are not additive and are left out)."""
     totals: dict[str, int] = {"tasks": len(results)}

@@ -21,6 +21,7 @@ from airflow.sdk import BaseOperator
 from spotify_agent.content.confs import ContentGenerationConf
 from spotify_agent_airflow.conf import read_conf
 from spotify_agent_airflow.context import interval_end
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 
@@ -36,26 +37,21 @@ def llm_conn_id(conf: ContentGenerationConf) -> str | None:
     return Variable.get(LLM_VARIABLE, default=None) or None
 
 
-class DraftDescriptionsOperator(BaseOperator):
+class DraftDescriptionsOperator(WarehouseOperator):
     """Drafts a description per managed playlist; returns the versions Spotify does not show yet."""
-
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         from spotify_agent.content import content_generation as job
         from spotify_agent_airflow.audit import attempt_of
         from spotify_agent_airflow.hooks.llm import LlmHook
         from spotify_agent_airflow.hooks.spotify import SpotifyHook
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, ContentGenerationConf)
         if "playlist_descriptions" not in conf.kinds:
             return {"pending": [], "review": ""}
         llm = llm_conn_id(conf)
         drafted = job.draft_descriptions(
-            WarehouseHook(self.warehouse_conn_id).get_engine(),
+            self.warehouse_engine(),
             SpotifyHook,
             conf.playlist_ids,
             attempt_of(context),
@@ -66,24 +62,19 @@ class DraftDescriptionsOperator(BaseOperator):
         return drafted.as_result()
 
 
-class WriteArtistDigestOperator(BaseOperator):
+class WriteArtistDigestOperator(WarehouseOperator):
     """Writes the digest of the last complete ISO week to the object store and stores the version."""
-
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         from spotify_agent.content import content_generation as job
         from spotify_agent_airflow.audit import attempt_of
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
         conf = read_conf(context, ContentGenerationConf)
         if "artist_digest" not in conf.kinds:
             return {}
         digest = job.write_artist_digest(
-            WarehouseHook(self.warehouse_conn_id).get_engine(),
+            self.warehouse_engine(),
             object_store_root(),
             interval_end(context),
             attempt_of(context),
@@ -155,27 +146,23 @@ def reviewer_name(user: Any) -> str:
     return str(getattr(user, "name", None) or user or "unknown")
 
 
-class PublishDescriptionsOperator(BaseOperator):
+class PublishDescriptionsOperator(WarehouseOperator):
     """Puts approved descriptions on Spotify; a description Spotify already shows is not written."""
 
     template_fields = ("drafts",)
 
-    def __init__(
-        self, *, drafts: Any, warehouse_conn_id: str = "warehouse_default", **kwargs: Any
-    ) -> None:
+    def __init__(self, *, drafts: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.drafts = drafts
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
         from spotify_agent.content import content_generation as job
         from spotify_agent_airflow.audit import attempt_of
         from spotify_agent_airflow.hooks.spotify import SpotifyHook
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, ContentGenerationConf)
         published = job.publish_descriptions(
-            WarehouseHook(self.warehouse_conn_id).get_engine(),
+            self.warehouse_engine(),
             SpotifyHook,
             (self.drafts or {}).get("pending", []),
             attempt_of(context),

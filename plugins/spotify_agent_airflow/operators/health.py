@@ -6,9 +6,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from spotify_agent.maintenance.confs import HealthCheckConf
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 if TYPE_CHECKING:
     from spotify_agent.maintenance.health_check import HealthPorts
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class HealthCheckOperator(BaseOperator):
+class HealthCheckOperator(WarehouseOperator):
     """Checks warehouse, object store, cache (when configured), the Airflow metadata DB and Spotify.
 
     Results go to the ``health_checks`` table (one row per component, replaced on retry). If the
@@ -30,12 +29,10 @@ class HealthCheckOperator(BaseOperator):
     def __init__(
         self,
         *,
-        warehouse_conn_id: str = "warehouse_default",
         spotify_conn_id: str = "spotify_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
         self.spotify_conn_id = spotify_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:

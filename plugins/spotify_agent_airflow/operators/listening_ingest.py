@@ -13,6 +13,7 @@ from airflow.sdk import BaseOperator
 
 from spotify_agent.spotify.confs import ListeningIngestConf
 from spotify_agent_airflow.conf import read_conf
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 
@@ -29,38 +30,30 @@ class PlanUsersOperator(BaseOperator):
         return plan_users(context)
 
 
-class ListLandingFilesOperator(BaseOperator):
+class ListLandingFilesOperator(WarehouseOperator):
     """Keys of the event files waiting under ``landing/listening/``."""
-
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> list[str]:
         from spotify_agent.spotify import listening_ingest as job
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
         conf = read_conf(context, ListeningIngestConf)
         if "landing_files" not in conf.sources:
             return []  # neither the object store nor the warehouse is asked
-        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        engine = self.warehouse_engine()
         listed = job.list_landing_files(engine, object_store_root())
         log.info("%s", listed.summary_line())
         return listed.keys
 
 
-class RecentlyPlayedOperator(BaseOperator):
+class RecentlyPlayedOperator(WarehouseOperator):
     """Reads one connected user's plays since their cursor and moves the cursor with them."""
 
     template_fields = ("spotify_conn_id",)
 
-    def __init__(
-        self, *, spotify_conn_id: str, warehouse_conn_id: str = "warehouse_default", **kwargs: Any
-    ) -> None:
+    def __init__(self, *, spotify_conn_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spotify_conn_id = spotify_conn_id
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
         from spotify_agent.maintenance.erasure import IngestGuard
@@ -68,12 +61,11 @@ class RecentlyPlayedOperator(BaseOperator):
         from spotify_agent_airflow.audit import attempt_of
         from spotify_agent_airflow.hooks.erasure_key import erasure_keyring
         from spotify_agent_airflow.hooks.spotify import SpotifyHook
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
         read_conf(context, ListeningIngestConf)
         spotify = SpotifyHook(self.spotify_conn_id)
-        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        engine = self.warehouse_engine()
         guard = IngestGuard(erasure_keyring())
         ingested = job.ingest_recently_played(
             engine,
@@ -88,29 +80,25 @@ class RecentlyPlayedOperator(BaseOperator):
         return ingested.as_dict()
 
 
-class IngestEventFileOperator(BaseOperator):
+class IngestEventFileOperator(WarehouseOperator):
     """Reads one landed file of events; a file already read (same key and SHA-256) is skipped,
     and one that is a link or lies outside the landing folder is quarantined unread."""
 
     template_fields = ("object_key",)
 
-    def __init__(
-        self, *, object_key: str, warehouse_conn_id: str = "warehouse_default", **kwargs: Any
-    ) -> None:
+    def __init__(self, *, object_key: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.object_key = object_key
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
         from spotify_agent.maintenance.erasure import IngestGuard
         from spotify_agent.spotify import listening_ingest as job
         from spotify_agent_airflow.audit import attempt_of
         from spotify_agent_airflow.hooks.erasure_key import erasure_keyring
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
         ingested = job.ingest_event_file(
-            WarehouseHook(self.warehouse_conn_id).get_engine(),
+            self.warehouse_engine(),
             object_store_root(),
             self.object_key,
             attempt_of(context),

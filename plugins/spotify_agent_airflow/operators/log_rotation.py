@@ -15,27 +15,23 @@ from airflow.sdk import BaseOperator, conf
 
 from spotify_agent.maintenance.confs import LogRotationConf
 from spotify_agent_airflow.conf import read_conf
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 
 
-class RotateLogsOperator(BaseOperator):
+class RotateLogsOperator(WarehouseOperator):
     """Gzips old task logs, archives them in the object store, deletes old local archives."""
-
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
         from spotify_agent.maintenance.log_rotation import rotate_task_logs
         from spotify_agent_airflow.audit import attempt_of
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
         run_conf = read_conf(context, LogRotationConf)
         # Disk space is about now, not about the run's data interval: the job's clock is its own.
         rotated = rotate_task_logs(
-            WarehouseHook(self.warehouse_conn_id).get_engine(),
+            self.warehouse_engine(),
             Path(conf.get("logging", "base_log_folder")),
             object_store_root(),
             run_conf,

@@ -7,36 +7,30 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
 from spotify_agent.ml.confs import ModelTrainingConf
 from spotify_agent_airflow.conf import read_conf
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 
 
-class TrainRecommenderOperator(BaseOperator):
+class TrainRecommenderOperator(WarehouseOperator):
     """Builds the user-track matrix of the window from ``listening_events``, trains ours, the
     ALS baseline and the popular list on the plays before the hold-out, judges them and the
     production model on the hold-out, refits the three on the whole window and registers them
     (``models/<id>/`` and ``model_registry``). A window with too little data is a recorded
     refusal; a model already registered for the same inputs is not trained again."""
 
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
-
     def execute(self, context: Any) -> dict[str, Any]:
         from spotify_agent.ml.model_training import train_recommenders
         from spotify_agent_airflow.audit import attempt_of
         from spotify_agent_airflow.context import interval_end
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.metrics import emit_action_metrics
         from spotify_agent_airflow.object_store import object_store_root
 
         conf = read_conf(context, ModelTrainingConf)
         run = train_recommenders(
-            WarehouseHook(self.warehouse_conn_id).get_engine(),
+            self.warehouse_engine(),
             interval_end(context),
             conf,
             attempt_of(context),
@@ -51,28 +45,24 @@ class TrainRecommenderOperator(BaseOperator):
         return run.as_dict()
 
 
-class PromoteModelOperator(BaseOperator):
+class PromoteModelOperator(WarehouseOperator):
     """The gate: promotes ours only if it beats the production model and ALS on NDCG@10 (with
     no production model, the best of ours, ALS and the popular list serves), in one transaction
     with the decision and its reason on every candidate's row; updates its outlet (model
     promotions) only when the serving model changed, and is skipped otherwise."""
 
-    def __init__(
-        self, *, train_task_id: str, warehouse_conn_id: str = "warehouse_default", **kwargs: Any
-    ) -> None:
+    def __init__(self, *, train_task_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.train_task_id = train_task_id
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from spotify_agent.ml.model_training import promote_candidates
         from spotify_agent_airflow.audit import attempt_of
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         promotion = promote_candidates(
-            WarehouseHook(self.warehouse_conn_id).get_engine(),
+            self.warehouse_engine(),
             context["ti"].xcom_pull(task_ids=self.train_task_id) or {},
             attempt_of(context),
         )

@@ -7,31 +7,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
 from spotify_agent.spotify.confs import PlaylistUpdateConf
 from spotify_agent_airflow.conf import read_conf
 from spotify_agent_airflow.context import interval_end
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 
 
-class PlanPlaylistsOperator(BaseOperator):
+class PlanPlaylistsOperator(WarehouseOperator):
     """Applies the run's ``manage`` / ``unmanage_playlist_ids``; returns the playlists to sync."""
-
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         from airflow.sdk.exceptions import AirflowFailException
 
         from spotify_agent.spotify.playlist_update import plan_playlists
         from spotify_agent_airflow.audit import attempt_of
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, PlaylistUpdateConf)
-        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        engine = self.warehouse_engine()
         planned = plan_playlists(engine, conf, attempt_of(context))
         if planned.refused is not None:
             raise AirflowFailException(planned.refused)
@@ -39,7 +33,7 @@ class PlanPlaylistsOperator(BaseOperator):
         return planned.playlists
 
 
-class SyncPlaylistOperator(BaseOperator):
+class SyncPlaylistOperator(WarehouseOperator):
     """Makes one managed playlist equal to its target and records what changed."""
 
     template_fields = ("playlist",)
@@ -48,12 +42,10 @@ class SyncPlaylistOperator(BaseOperator):
         self,
         *,
         playlist: dict[str, Any],
-        warehouse_conn_id: str = "warehouse_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.playlist = playlist
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
         from airflow.sdk.exceptions import AirflowFailException
@@ -61,11 +53,10 @@ class SyncPlaylistOperator(BaseOperator):
         from spotify_agent.spotify.playlist_update import sync_managed_playlist
         from spotify_agent_airflow.audit import attempt_of
         from spotify_agent_airflow.hooks.spotify import SpotifyHook
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         spotify = SpotifyHook(self.playlist["spotify_conn_id"])
         synced = sync_managed_playlist(
-            WarehouseHook(self.warehouse_conn_id).get_engine(),
+            self.warehouse_engine(),
             spotify.user_client,
             self.playlist,
             attempt_of(context),

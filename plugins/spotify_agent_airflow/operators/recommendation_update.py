@@ -6,23 +6,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
 from spotify_agent.ml.confs import RecommendationUpdateConf
 from spotify_agent_airflow.conf import read_conf
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 
 
-class UpdateRecommendationsOperator(BaseOperator):
+class UpdateRecommendationsOperator(WarehouseOperator):
     """Loads the serving model (refusing one whose files fail their SHA-256, before anything
     is written), recommends ``k`` tracks to every listener active in the last ``active_days``,
     replaces the (model, day) set in ``recommendations`` with its audit row, then, when the
     cache is Redis, publishes it under versioned keys and swaps ``recs:current`` to it."""
-
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         from functools import partial
@@ -35,12 +30,11 @@ class UpdateRecommendationsOperator(BaseOperator):
         from spotify_agent_airflow.context import interval_end
         from spotify_agent_airflow.hooks.cache import CacheHook
         from spotify_agent_airflow.hooks.erasure_key import erasure_keyring
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
 
         conf = read_conf(context, RecommendationUpdateConf)
         update = update_recommendations(
-            WarehouseHook(self.warehouse_conn_id).get_engine(),
+            self.warehouse_engine(),
             interval_end(context),
             conf,
             attempt_of(context),

@@ -6,38 +6,32 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
 from spotify_agent.analytics.confs import ReportingConf
 from spotify_agent_airflow.conf import read_conf
 from spotify_agent_airflow.links import DailyReportLink, WeeklyReportLink
 from spotify_agent_airflow.operators.analytics import days_asked_for
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 SMTP_CONN_ID = "smtp_reports"
 RECIPIENTS_VARIABLE = "report_recipients"
 
 
-class BuildReportsOperator(BaseOperator):
+class BuildReportsOperator(WarehouseOperator):
     """Writes each report of the run (``report.html`` and its CSV extracts) under
     ``reports/<kind>/<label>/`` in the object store, records it in ``reports`` with an audit
     row, links it from the task (extra links) and names it in its outlet's Asset event."""
 
     operator_extra_links = (DailyReportLink(), WeeklyReportLink())
 
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
-
     def execute(self, context: Any) -> list[dict[str, Any]]:
         from spotify_agent.analytics.reporting import build_reports
         from spotify_agent_airflow.audit import attempt_of
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
         from spotify_agent_airflow.urls import report_path
 
         conf = read_conf(context, ReportingConf)
-        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        engine = self.warehouse_engine()
         days = days_asked_for(context, conf.day, engine)
         reports = build_reports(engine, object_store_root(), days, conf.period, attempt_of(context))
         built = [{**r.as_dict(), "path": report_path(r.kind, r.label)} for r in reports]
@@ -55,7 +49,7 @@ class BuildReportsOperator(BaseOperator):
         return built
 
 
-class EmailReportsOperator(BaseOperator):
+class EmailReportsOperator(WarehouseOperator):
     """E-mails the reports ``build`` wrote through the ``smtp_reports`` connection: a summary in
     the body, the report and its extracts attached, a link to it. Skipped with the reason when
     no one is to receive them or no connection is set; a report already sent, same text to the
@@ -65,13 +59,11 @@ class EmailReportsOperator(BaseOperator):
         self,
         *,
         build_task_id: str,
-        warehouse_conn_id: str = "warehouse_default",
         smtp_conn_id: str = SMTP_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.build_task_id = build_task_id
-        self.warehouse_conn_id = warehouse_conn_id
         self.smtp_conn_id = smtp_conn_id
 
     def execute(self, context: Any) -> dict[str, int]:
@@ -81,7 +73,6 @@ class EmailReportsOperator(BaseOperator):
         from spotify_agent.analytics.reporting import email_reports
         from spotify_agent_airflow.audit import attempt_of
         from spotify_agent_airflow.hooks import connection_or_none
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
         from spotify_agent_airflow.object_store import object_store_root
         from spotify_agent_airflow.urls import absolute_url
 
@@ -99,7 +90,7 @@ class EmailReportsOperator(BaseOperator):
                 smtp.send_email_smtp(to=to, subject=subject, html_content=html, files=files)
 
         emailed = email_reports(
-            WarehouseHook(self.warehouse_conn_id).get_engine(),
+            self.warehouse_engine(),
             object_store_root(),
             [
                 {**item, "url": absolute_url(item["path"])}

@@ -11,27 +11,23 @@ from airflow.sdk import BaseOperator
 from spotify_agent.analytics.confs import TrendDetectionConf
 from spotify_agent_airflow.conf import read_conf
 from spotify_agent_airflow.operators.analytics import days_asked_for
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 
 
-class DetectTrendsOperator(BaseOperator):
+class DetectTrendsOperator(WarehouseOperator):
     """Detects artist and track trends for each day to look at (the conf's ``day``, else the
     days the triggering events announce, else the latest aggregated day), replaces
     each day's ``listening_trends`` rows in one transaction with its audit row, and puts the
     significant ones in the extra of its outlet's Asset event (the day's trends, for reporting)."""
 
-    def __init__(self, *, warehouse_conn_id: str = "warehouse_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
-
     def execute(self, context: Any) -> dict[str, Any]:
         from spotify_agent.analytics.trend_detection import detect_listening_trends
         from spotify_agent_airflow.audit import attempt_of
-        from spotify_agent_airflow.hooks.warehouse import WarehouseHook
 
         conf = read_conf(context, TrendDetectionConf)
-        engine = WarehouseHook(self.warehouse_conn_id).get_engine()
+        engine = self.warehouse_engine()
         days = days_asked_for(context, conf.day, engine)
         found, summary = detect_listening_trends(engine, days, conf, attempt_of(context))
         for day in found:
