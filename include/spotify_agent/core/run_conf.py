@@ -92,8 +92,8 @@ class RunConf(BaseModel):
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Self:
         """Validate ``raw`` (the run's params merged with its conf) or raise :class:`InvalidRunConf`."""
-        # Empty strings come from blank UI form fields: treat them as "not given".
-        cleaned = {key: value for key, value in raw.items() if value != ""}
+        # Blank trigger-form fields come as "" or null: both mean "not given" (the default).
+        cleaned = {key: value for key, value in raw.items() if value != "" and value is not None}
         non_finite = non_finite_fields(cleaned)
         if non_finite:
             raise InvalidRunConf(cls.__name__, [f"{path}: {NOT_FINITE}" for path in non_finite])
@@ -148,9 +148,12 @@ def field_schemas(model: type[RunConf]) -> dict[str, dict[str, Any]]:
     """JSON Schema of each field, flattened for Airflow Params.
 
     ``X | None`` becomes ``{"type": [X, "null"]}`` (the form Airflow's trigger form understands)
-    instead of pydantic's ``anyOf``; ``$ref`` enums are inlined.
+    instead of pydantic's ``anyOf``; ``$ref`` enums are inlined. A field with a default also
+    admits ``null``: the form marks every other field required, and a ``null`` (a field left
+    empty) means "not given" to :meth:`RunConf.parse`.
     """
     schema = model.model_json_schema()
+    required = set(schema.get("required", []))
     definitions = schema.get("$defs", {})
     fields: dict[str, dict[str, Any]] = {}
     for name, prop in schema["properties"].items():
@@ -164,8 +167,19 @@ def field_schemas(model: type[RunConf]) -> dict[str, dict[str, Any]]:
             merged["type"] = [merged["type"], "null"]
             prop = {**merged, **prop}
         prop.pop("title", None)
+        if name not in required:
+            prop = _admitting_null(prop)
         fields[name] = prop
     return fields
+
+
+def _admitting_null(prop: dict[str, Any]) -> dict[str, Any]:
+    kinds = prop.get("type")
+    if isinstance(kinds, str):
+        prop = {**prop, "type": [kinds, "null"]}
+    if "enum" in prop and None not in prop["enum"]:
+        prop = {**prop, "enum": [*prop["enum"], None]}
+    return prop
 
 
 def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:

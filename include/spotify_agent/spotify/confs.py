@@ -117,7 +117,8 @@ class PlaylistUpdateConf(RunConf):
         max_length=100,
         description=(
             "Playlists to start managing, or whose rule to change, before the sync: objects "
-            "with playlist_id, rule, size, window_days, track_ids, spotify_conn_id."
+            "with playlist_id, rule, size, window_days, track_ids, spotify_conn_id. For example "
+            '[{"playlist_id": "37i9dQZF1DXcBWIGoYBM5M", "rule": "most_played", "size": 30}]'
         ),
     )
     unmanage_playlist_ids: list[SpotifyId] = Field(

@@ -44,6 +44,28 @@ def test_parse_names_every_bad_field() -> None:
 
 def test_blank_form_fields_mean_not_given() -> None:
     assert ExampleConf.parse({"trace_id": "", "note": ""}).note is None
+    # A field left empty in the trigger form comes as null: the default, not an error.
+    conf = ExampleConf.parse({"components": None, "window_days": None, "note": None})
+    assert (conf.components, conf.window_days) == (["warehouse", "cache"], 7)
+
+
+class RequiredConf(RunConf):
+    playlist_id: str = Field(description="the playlist")
+    period: Literal["daily", "weekly"] = Field("daily", description="which report")
+
+
+def test_only_fields_without_a_default_are_required_in_the_trigger_form() -> None:
+    # Airflow's form marks a Param required unless its type admits null.
+    optional, required = field_schemas(ExampleConf), field_schemas(RequiredConf)
+
+    assert optional["components"]["type"] == ["array", "null"]
+    assert optional["window_days"]["type"] == ["integer", "null"]
+    assert required["playlist_id"]["type"] == "string"
+    # an optional choice admits null among its choices too, or the schema would refuse it
+    assert required["period"]["enum"] == ["daily", "weekly", None]
+    jsonschema.validate(None, required["period"])
+    with pytest.raises(InvalidRunConf, match="playlist_id"):
+        RequiredConf.parse({"playlist_id": None})
 
 
 def test_field_schemas_accept_and_refuse_what_the_model_does() -> None:
