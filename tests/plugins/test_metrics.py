@@ -8,7 +8,9 @@ from sqlalchemy import create_engine, select
 
 from spotify_agent.core.metrics import StatsdTarget, metric_lines, send_lines
 from spotify_agent.warehouse.schema import audit_log
+from tests.grafana_dashboard import assert_queries_return_data, panel_queries
 from tests.receivers import run_statsd_receiver
+from tests.statsd_mapping import assert_every_line_maps
 
 
 def test_counts_become_tagged_lines_whose_kind_follows_the_name() -> None:
@@ -54,7 +56,9 @@ def _audited_trace_ids(airflow_home, dag_id: str) -> set[str]:
     return {row[0] for row in rows}
 
 
-def test_a_task_run_sends_airflows_metrics_and_ours_without_the_trace_id(airflow_home) -> None:
+def test_a_task_run_sends_airflows_metrics_and_ours_without_the_trace_id(
+    airflow_home, tmp_path
+) -> None:
     trace_id = secrets.token_hex(16)
     with run_statsd_receiver() as statsd:
         result = airflow_home.dags_test(
@@ -82,9 +86,25 @@ def test_a_task_run_sends_airflows_metrics_and_ours_without_the_trace_id(airflow
     assert not [line for line in statsd.lines if "trace_id" in line or trace_id in line]
     # The trace id stays where a run is looked up: the attempt's audit row carries it.
     assert trace_id in _audited_trace_ids(airflow_home, "health_check")
+    # Through the shipped statsd_exporter mapping every line becomes a Prometheus series, and
+    # the dashboard's panels for this run show it.
+    series = assert_every_line_maps(statsd.lines)
+    assert_queries_return_data(
+        panel_queries(
+            "Task attempts by DAG and outcome",
+            "Task attempt duration, p95",
+            "Rows written",
+            "Components down (health_check)",
+            "variable dag",
+        ),
+        series,
+        tmp_path,
+    )
 
 
-def test_a_failing_run_sends_its_failure_and_outcome_without_the_trace_id(airflow_home) -> None:
+def test_a_failing_run_sends_its_failure_and_outcome_without_the_trace_id(
+    airflow_home, tmp_path
+) -> None:
     trace_id = secrets.token_hex(16)
     with run_statsd_receiver() as statsd:
         result = airflow_home.dags_test(
@@ -101,3 +121,7 @@ def test_a_failing_run_sends_its_failure_and_outcome_without_the_trace_id(airflo
     ), statsd.starting_with("spotify_agent.")
     assert not [line for line in statsd.lines if trace_id in line]
     assert trace_id in _audited_trace_ids(airflow_home, "retry_policy_probe")
+    series = assert_every_line_maps(statsd.lines)
+    assert_queries_return_data(
+        panel_queries("Failed task attempts", "Failed tasks by DAG (Airflow)"), series, tmp_path
+    )
