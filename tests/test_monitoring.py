@@ -93,8 +93,11 @@ def _instances(template: str, variables: list[str]) -> list[tuple[str, dict[str,
     ]
 
 
+SAMPLE_VALUES = {"c": 1, "g": 3, "ms": 250}
+
+
 def _line(name: str, kind: str) -> str:
-    return f"airflow.{name}:{ {'c': 1, 'g': 3, 'ms': 250}[kind] }|{kind}"
+    return f"airflow.{name}:{SAMPLE_VALUES[kind]}|{kind}"
 
 
 def _registry_lines() -> list[str]:
@@ -121,7 +124,7 @@ def _our_lines(monkeypatch) -> list[str]:
     counts: dict[str, dict[str, float]] = {}
     for rule in load_mapping().rules:
         parts = rule.match.split(".")
-        if parts[0] != "spotify_agent" or "*" == parts[2] or parts[1] == "task_attempt":
+        if parts[0] != "spotify_agent" or parts[2] == "*" or parts[1] == "task_attempt":
             continue
         action = "listening_ingested" if parts[1] == "*" else parts[1]
         counts.setdefault(action, {})[parts[2]] = 120 if parts[2].endswith("_ms") else 7
@@ -247,9 +250,8 @@ def test_every_shipped_rule_loads_declares_its_type_and_can_fire() -> None:
         name = ".".join("x_sample" if part == "*" else part for part in rule.match.split("."))
         for kind in [rule.metric_type] if rule.metric_type else kinds:
             found = mapping.rule_for(name, kind)
-            assert found and found[0] is rule, (
-                f"{rule.match} ({kind}) is shadowed by {found[0].match}"
-            )
+            winner = found[0].match if found else None
+            assert found and found[0] is rule, f"{rule.match} ({kind}) is shadowed by {winner}"
 
 
 def test_every_metric_airflow_defines_becomes_a_labelled_series_or_is_dropped_as_a_repeat() -> None:
