@@ -40,7 +40,7 @@ migrate: install ## run the warehouse migrations only
 demo: init ## run every implemented DAG family once with `airflow dags test` and print a summary
 	$(ENV) $(CLI) demo
 
-preflight: ## check what `make test` needs (Python, PostgreSQL + pg_dump, Redis, Chromium), installing Chromium where allowed
+preflight: ## check what `make test` needs (Python, PostgreSQL + pg_dump, Redis, Chromium, promtool), installing Chromium and promtool where allowed
 	@$(PYTHON) scripts/preflight.py $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 
 test: preflight install ## run the whole test suite (needs PostgreSQL and Redis, see README)

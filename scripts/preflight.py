@@ -2,9 +2,10 @@
 
 Standard library only: it runs before `.venv` exists, with the Python that will create it.
 Each missing piece is named with the command that gets it, all in one message. Chromium and its
-driver are installed the way `.ci/run` installs them (Debian's packages) where this user may
-(root, or sudo without a password); everything else is only checked: starting a database server is
-the operator's call.
+driver, and promtool (Debian's prometheus package, which checks the shipped Prometheus config and
+runs the dashboard's queries), are installed the way `.ci/run` installs them (Debian's packages)
+where this user may (root, or sudo without a password); everything else is only checked:
+starting a database server is the operator's call.
 
     python3 scripts/preflight.py            # exit 0: ready; exit 1: what is missing and how
 """
@@ -26,8 +27,10 @@ POSTGRES_URL = os.environ.get(
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHROMIUM = os.environ.get("PREFLIGHT_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("PREFLIGHT_CHROMEDRIVER", "/usr/bin/chromedriver")
+PROMTOOL = os.environ.get("PREFLIGHT_PROMTOOL", "promtool")
 PYTHON = (3, 11)
 APT_CHROMIUM = "apt-get install -y --no-install-recommends chromium chromium-driver"
+APT_PROMTOOL = "apt-get install -y --no-install-recommends prometheus"
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ def check_redis(url: str) -> list[Missing]:
 
 def check_chromium(chromium: str, chromedriver: str, *, may_install: bool) -> list[Missing]:
     if not _executable(chromium) or not _executable(chromedriver):
-        if may_install and _install_chromium():
+        if may_install and _apt_install(APT_CHROMIUM, "chromium and chromium-driver"):
             return check_chromium(chromium, chromedriver, may_install=False)
         return [
             Missing(
@@ -133,13 +136,28 @@ def check_chromium(chromium: str, chromedriver: str, *, may_install: bool) -> li
     return []
 
 
-def _install_chromium() -> bool:
+def check_promtool(promtool: str, *, may_install: bool) -> list[Missing]:
+    """promtool (Prometheus' checker): the monitoring tests run the shipped config and the
+    dashboard's queries through it."""
+    if _run([promtool, "--version"]):
+        return []
+    if may_install and _apt_install(APT_PROMTOOL, "promtool (Debian's prometheus package)"):
+        return check_promtool(promtool, may_install=False)
+    return [
+        Missing(
+            f"promtool ({promtool}) for the monitoring tests (monitoring/)",
+            f"sudo {APT_PROMTOOL}",
+        )
+    ]
+
+
+def _apt_install(command: str, what: str) -> bool:
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
     if not shutil.which("apt-get"):
         return False
-    print("preflight: installing chromium and chromium-driver (Debian packages)", flush=True)
+    print(f"preflight: installing {what}", flush=True)
     result = subprocess.run(  # noqa: S603 - a fixed apt-get command line
-        [*sudo, *APT_CHROMIUM.split()],
+        [*sudo, *command.split()],
         env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
         capture_output=True,
         text=True,
@@ -192,9 +210,12 @@ def main(python: str) -> int:
         *check_postgres(POSTGRES_URL),
         *check_redis(REDIS_URL),
         *check_chromium(CHROMIUM, CHROMEDRIVER, may_install=_may_install()),
+        *check_promtool(PROMTOOL, may_install=_may_install()),
     ]
     if not missing:
-        print("preflight: Python, PostgreSQL, pg_dump, Redis, Chromium and chromedriver ready")
+        print(
+            "preflight: Python, PostgreSQL, pg_dump, Redis, Chromium, chromedriver and promtool ready"
+        )
         return 0
     lines = [f"make test cannot run yet; {len(missing)} thing(s) missing:"]
     lines += [f"  - {item.what}\n      get it: {item.fix}" for item in missing]

@@ -44,17 +44,20 @@ def test_everything_missing_is_named_at_once_with_how_to_get_it(tmp_path) -> Non
             "TEST_POSTGRES_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/postgres",
             "TEST_REDIS_URL": "redis://127.0.0.1:2/0",
             "PREFLIGHT_CHROMIUM": str(tmp_path / "no-chromium"),
+            "PREFLIGHT_PROMTOOL": str(tmp_path / "no-promtool"),
         },
     )
 
     assert result.returncode == 1
     message = result.stderr
-    assert "3 thing(s) missing" in message
+    assert "4 thing(s) missing" in message
     assert "PostgreSQL at 127.0.0.1:1 (TEST_POSTGRES_URL)" in message
     assert "Redis at 127.0.0.1:2 (TEST_REDIS_URL)" in message
     assert "apt-get install redis-server" in message
     assert f"({tmp_path / 'no-chromium'}, " in message
     assert "apt-get install -y --no-install-recommends chromium chromium-driver" in message
+    assert f"promtool ({tmp_path / 'no-promtool'}) for the monitoring tests" in message
+    assert "apt-get install -y --no-install-recommends prometheus" in message
 
 
 def test_another_python_is_refused_naming_the_version(tmp_path) -> None:

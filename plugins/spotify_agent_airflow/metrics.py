@@ -33,16 +33,20 @@ def emit_action_metrics(
     counts: Mapping[str, float],
     extra_tags: Mapping[str, str] | None = None,
 ) -> None:
-    """``spotify_agent.<action>.<count>`` for each count, tagged with dag, task and trace id
-    (and ``extra_tags``)."""
+    """``spotify_agent.<action>.<count>`` for each count, tagged with dag and task (and
+    ``extra_tags``).
+
+    Never with the run's trace id: a tag value per run is a Prometheus series per run. The trace
+    id ties a run's logs, spans, Sentry events and audit rows together; metrics are per DAG and
+    task.
+    """
     from spotify_agent.core.metrics import metric_lines, send_lines
-    from spotify_agent_airflow.context import trace_id_for
 
     target = statsd_target()
     if target is None or not counts:
         return
     ti = context["ti"]
-    tags = {"dag": ti.dag_id, "task": ti.task_id, "trace_id": trace_id_for(context)}
+    tags = {"dag": ti.dag_id, "task": ti.task_id}
     tags.update(extra_tags or {})
     try:
         send_lines(target, metric_lines(action, counts, tags))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -11,6 +12,9 @@ from sqlalchemy import create_engine, select
 from spotify_agent.warehouse.engine import make_engine
 from spotify_agent.warehouse.migrate import upgrade
 from spotify_agent.warehouse.schema import audit_log, backups
+from tests.grafana_dashboard import assert_queries_return_data, panel_queries
+from tests.receivers import StatsdReceiver, run_statsd_receiver
+from tests.statsd_mapping import assert_every_line_maps
 
 
 def _backups(warehouse_path) -> list[dict[str, object]]:
@@ -27,14 +31,21 @@ def _backups(warehouse_path) -> list[dict[str, object]]:
 
 
 @pytest.fixture(scope="module")
-def first_backup(airflow_home):
+def statsd() -> Iterator[StatsdReceiver]:
+    """What the module's first run sends to statsd (only that run is pointed at it)."""
+    with run_statsd_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def first_backup(airflow_home, statsd):
     # Self-contained: the session's warehouse may be empty when this module runs alone.
     with sqlite3.connect(airflow_home.warehouse_path) as connection:
         connection.executemany(
             "INSERT OR IGNORE INTO watched_artists VALUES (?, '2026-01-31 00:00:00', 'seed', 1)",
             [(f"backup{n:016d}",) for n in range(40)],
         )
-    result = airflow_home.airflow("dags", "test", "backup", "2026-02-01")
+    result = airflow_home.airflow("dags", "test", "backup", "2026-02-01", extra_env=statsd.env())
     assert result.returncode == 0, result.stdout[-4000:]
     return result
 
@@ -54,6 +65,11 @@ def test_the_warehouse_is_backed_up_verified_and_recorded(airflow_home, first_ba
         }
     assert {"listening_events", "audit_log", "alembic_version"} <= tables
     assert set(row["tables"]) == tables
+
+
+def test_the_backups_size_reaches_the_dashboard(first_backup, statsd, tmp_path) -> None:
+    series = assert_every_line_maps(statsd.lines)
+    assert_queries_return_data(panel_queries("Latest verified backup"), series, tmp_path)
 
 
 def test_re_running_the_day_replaces_its_backup(airflow_home, first_backup) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -20,6 +21,9 @@ from spotify_agent.warehouse.schema import (
 )
 from spotify_emulator.config import CatalogSpec
 from spotify_emulator.testing import EmulatorHandle, run_emulator
+from tests.grafana_dashboard import assert_queries_return_data, panel_queries
+from tests.receivers import StatsdReceiver, run_statsd_receiver
+from tests.statsd_mapping import assert_every_line_maps
 
 TRACK = "4uLU6hMCjMI75M1A2tKUQC"
 
@@ -92,9 +96,17 @@ def emulator() -> EmulatorHandle:
 
 
 @pytest.fixture(scope="module")
-def first_run(airflow_home, emulator):
+def statsd() -> Iterator[StatsdReceiver]:
+    """What the module's first run sends to statsd (only that run is pointed at it)."""
+    with run_statsd_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def first_run(airflow_home, emulator, statsd):
     _land(airflow_home)
-    result = airflow_home.airflow("dags", "test", "listening_ingest", extra_env=_env(emulator))
+    env = {**_env(emulator), **statsd.env()}
+    result = airflow_home.airflow("dags", "test", "listening_ingest", extra_env=env)
     assert result.returncode == 0, result.stdout[-4000:]
     return result
 
@@ -154,6 +166,24 @@ def test_a_linked_file_is_refused_unread_and_counted(airflow_home, first_run) ->
     engine.dispose()
     assert reason == "a symbolic link, not a file: not read"
     assert "'refused_files': 1" in first_run.stdout
+
+
+def test_the_runs_figures_reach_the_dashboard(first_run, statsd, tmp_path) -> None:
+    # Rows, duplicates, quarantined lines, Spotify calls and their latency, as Prometheus
+    # stores them through the shipped statsd_exporter mapping and the dashboard reads them.
+    series = assert_every_line_maps(statsd.lines)
+    assert_queries_return_data(
+        panel_queries(
+            "Rows written",
+            "Quarantined",
+            "Duplicates skipped",
+            "Spotify calls",
+            "Spotify 429s and 5xx",
+            "Spotify call latency, p95 per run",
+        ),
+        series,
+        tmp_path,
+    )
 
 
 def test_a_second_run_reads_nothing_twice(airflow_home, emulator, first_run) -> None:

@@ -5,6 +5,7 @@ production model is named, too little data and bad conf are refused by name."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -13,6 +14,9 @@ from sqlalchemy import create_engine, select
 from spotify_agent.ml.registry import load_model
 from spotify_agent.ml.synthetic import scene_listening, scene_of
 from spotify_agent.warehouse.schema import audit_log, listening_events, model_registry
+from tests.grafana_dashboard import assert_queries_return_data, panel_queries
+from tests.receivers import StatsdReceiver, run_statsd_receiver
+from tests.statsd_mapping import assert_every_line_maps
 
 UNTIL = date(2026, 11, 2)
 END = datetime(UNTIL.year, UNTIL.month, UNTIL.day, tzinfo=UTC)
@@ -43,8 +47,15 @@ def _audits(engine, *actions: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def first_run(airflow_home, warehouse):
-    result = airflow_home.dags_test("model_training", CONF)
+def statsd() -> Iterator[StatsdReceiver]:
+    """What the module's first run sends to statsd (only that run is pointed at it)."""
+    with run_statsd_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def first_run(airflow_home, warehouse, statsd):
+    result = airflow_home.dags_test("model_training", CONF, extra_env=statsd.env())
     assert result.returncode == 0, result.stdout[-4000:]
     return _models(warehouse)
 
@@ -98,6 +109,13 @@ def test_training_is_audited_with_every_candidates_figures(warehouse, first_run)
     assert [row["entity_key"] for row in promoted] == [
         mid for mid, row in first_run.items() if row["serving"]
     ]
+
+
+def test_every_models_ndcg_reaches_the_dashboard(first_run, statsd, tmp_path) -> None:
+    series = assert_every_line_maps(statsd.lines)
+    ndcg = {s.labels["model"]: s.value for s in series if s.name == "spotify_agent_model_ndcg_pct"}
+    assert set(ndcg) >= {"ease", "als", "popular"}
+    assert_queries_return_data(panel_queries("NDCG@10 x 100 by model"), series, tmp_path)
 
 
 def test_a_re_run_with_the_same_inputs_trains_nothing(airflow_home, warehouse, first_run):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -31,6 +32,9 @@ from spotify_agent.warehouse.schema import (
 )
 from spotify_agent_airflow.hooks.erasure_key import DEMO_KEY
 from tests.conftest import redis_connection
+from tests.grafana_dashboard import assert_queries_return_data, panel_queries
+from tests.receivers import StatsdReceiver, run_statsd_receiver
+from tests.statsd_mapping import assert_every_line_maps
 
 DAY = date(2026, 11, 2)
 END = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
@@ -144,9 +148,18 @@ def serving(airflow_home, warehouse):
 
 
 @pytest.fixture(scope="module")
-def published(airflow_home, warehouse, serving, redis_env):
+def statsd() -> Iterator[StatsdReceiver]:
+    """What the module's first run sends to statsd (only that run is pointed at it)."""
+    with run_statsd_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def published(airflow_home, warehouse, serving, redis_env, statsd):
     result = airflow_home.dags_test(
-        "recommendation_update", {"day": DAY.isoformat(), "k": K}, extra_env=redis_env[1]
+        "recommendation_update",
+        {"day": DAY.isoformat(), "k": K},
+        extra_env={**redis_env[1], **statsd.env()},
     )
     assert result.returncode == 0, result.stdout[-4000:]
     return _rows(warehouse[0])
@@ -203,6 +216,17 @@ def test_a_listener_the_model_does_not_know_gets_the_counted_fallback(warehouse,
     assert audit["counts"]["users"] == len({row["user_id"] for row in published})
     assert audit["counts"]["rows_written"] == len(published)
     assert audit["counts"]["erased_users_left_out"] == 1
+
+
+def test_recommendations_and_fallbacks_reach_the_dashboard(published, statsd, tmp_path) -> None:
+    series = assert_every_line_maps(statsd.lines)
+    assert_queries_return_data(
+        panel_queries(
+            "Recommendations written (last day)", "Recommendations and popular-list fallbacks"
+        ),
+        series,
+        tmp_path,
+    )
 
 
 def test_the_set_is_behind_the_redis_pointer_complete(published, redis_env) -> None:

@@ -3,6 +3,7 @@ a re-run writes the same rows, too little history is a named skip, bad conf is r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from spotify_agent.warehouse.schema import audit_log, listening_trends
+from tests.grafana_dashboard import assert_queries_return_data, panel_queries
 from tests.include.analytics.trend_history import (
     DAY,
     DAYS,
@@ -20,6 +22,8 @@ from tests.include.analytics.trend_history import (
     SMALL,
     plant_aggregates,
 )
+from tests.receivers import StatsdReceiver, run_statsd_receiver
+from tests.statsd_mapping import assert_every_line_maps
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +54,17 @@ def _audits(engine) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def detected(airflow_home, warehouse):
-    result = airflow_home.dags_test("trend_detection", {"day": DAY.isoformat()})
+def statsd() -> Iterator[StatsdReceiver]:
+    """What the module's first run sends to statsd (only that run is pointed at it)."""
+    with run_statsd_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def detected(airflow_home, warehouse, statsd):
+    result = airflow_home.dags_test(
+        "trend_detection", {"day": DAY.isoformat()}, extra_env=statsd.env()
+    )
     assert result.returncode == 0, result.stdout[-4000:]
     return _trends(warehouse)
 
@@ -92,6 +105,13 @@ def test_the_run_is_audited_with_its_counts(warehouse, detected) -> None:
     assert counts["trends"] == 3 and counts["significant"] == 3
     assert counts["rising_artists"] == 1 and counts["new_tracks"] == 1
     assert counts["falling_tracks"] == 1 and counts["baseline_days"] == 26
+
+
+def test_significant_trends_reach_the_dashboard(detected, statsd, tmp_path) -> None:
+    series = assert_every_line_maps(statsd.lines)
+    significant = [one for one in series if one.name == "spotify_agent_significant_trends_total"]
+    assert [one.value for one in significant] == [3]
+    assert_queries_return_data(panel_queries("Significant trends (last day)"), series, tmp_path)
 
 
 def test_a_re_run_writes_the_same_rows(airflow_home, warehouse, detected) -> None:

@@ -23,7 +23,12 @@ from sqlalchemy import create_engine, select
 from spotify_agent.warehouse.schema import audit_log
 from spotify_emulator.testing import EmulatorHandle, run_emulator
 from tests.conftest import AirflowHome, make_airflow_home
-from tests.receivers import PagerDutyReceiver, run_pagerduty_receiver
+from tests.receivers import (
+    PagerDutyReceiver,
+    StatsdReceiver,
+    run_pagerduty_receiver,
+    run_statsd_receiver,
+)
 
 REVIEWER = "reviewer"
 VIEWER = "watcher"  # the least a login can see: every DAG's runs and their confs, logs, XComs
@@ -58,7 +63,15 @@ def pagerduty() -> Iterator[PagerDutyReceiver]:
 
 
 @pytest.fixture(scope="session")
-def running_airflow(airflow_home, spotify, pagerduty) -> Iterator[tuple[object, str]]:
+def statsd() -> Iterator[StatsdReceiver]:
+    """Where every component of the running Airflow sends its statsd metrics (and ours), as
+    they would go to statsd_exporter in the compose file's `monitoring` profile."""
+    with run_statsd_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def running_airflow(airflow_home, spotify, pagerduty, statsd) -> Iterator[tuple[object, str]]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -77,6 +90,7 @@ def running_airflow(airflow_home, spotify, pagerduty) -> Iterator[tuple[object, 
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{REVIEWER}:admin,{VIEWER}:viewer",
         "AIRFLOW_CONN_SPOTIFY_DEFAULT": json.dumps(spotify.connection()),
         "AIRFLOW_CONN_PAGERDUTY_DEFAULT": json.dumps(pagerduty.connection()),
+        **statsd.env(),
         # The project's DAGs, and the test DAGs (tests/dags/fixtures) in a bundle of their own.
         "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
             [

@@ -2,8 +2,9 @@
 Datadog read).
 
 Every domain action's counts become metrics named ``spotify_agent.<action>.<count>``, tagged
-with the DAG, the task and the run's trace id. The count's name says its kind: ``*_ms`` is a
-timing, ``*_bytes`` and ``*_pct`` are gauges (a size, a share), anything else is a counter.
+with the DAG and the task, never the run's trace id (a series per run would swamp Prometheus).
+The count's name says its kind: ``*_ms`` is a timing, ``*_bytes`` and ``*_pct`` are gauges (a
+size, a share), anything else is a counter.
 """
 
 from __future__ import annotations
