@@ -86,10 +86,20 @@ class Progress:
     def _rate(self, elapsed: float) -> str:
         if elapsed <= 0 or self.done <= 0:
             return ""
-        return f", {format_number(round_significant(self.done / elapsed))} {self.unit}/s"
+        return f", {rate(self.done, elapsed, self.unit)}"
 
     def _of_total(self) -> str:
         return f"{format_number(self.total)} {self.unit}" if self.total else f"{self.unit} unknown"
+
+
+def rate(amount: float, seconds: float, unit: str) -> str:
+    """``40,000 plays/s``; per minute, or per hour, when under one a second (``4.5 fits/min``),
+    so a slow job never reads ``0.0 fits/s``."""
+    per_second = amount / seconds
+    value, per = per_second, "s"
+    if per_second < 1:
+        value, per = (per_second * 60, "min") if per_second * 60 >= 1 else (per_second * 3600, "h")
+    return f"{format_number(round_significant(value))} {unit}/{per}"
 
 
 def duration(seconds: float) -> str:
