@@ -4,6 +4,8 @@ facts it states."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 FactValue = int | float | str
 
 
@@ -14,3 +16,13 @@ def format_number(value: FactValue) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return f"{value:,.1f}"
+
+
+def counted(parts: Iterable[tuple[FactValue, str]], *, always: int = 1) -> str:
+    """``40 tracks added, 3 removed``: each number as :func:`format_number` writes it, then its
+    words; past the first ``always`` parts, the zero ones are left out."""
+    return ", ".join(
+        f"{format_number(value)} {words}"
+        for index, (value, words) in enumerate(parts)
+        if index < always or value
+    )
