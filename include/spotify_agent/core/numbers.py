@@ -26,3 +26,13 @@ def counted(parts: Iterable[tuple[FactValue, str]], *, always: int = 1) -> str:
         for index, (value, words) in enumerate(parts)
         if index < always or value
     )
+
+
+def size_text(size_bytes: int) -> str:
+    """``512 bytes``, ``48.0 KiB``, ``1.2 MiB``, ``3.4 GiB``: a size at a glance."""
+    value, unit = float(size_bytes), "bytes"
+    for larger in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, larger
+    return f"{size_bytes:,} bytes" if unit == "bytes" else f"{format_number(value)} {unit}"
