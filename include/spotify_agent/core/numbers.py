@@ -4,7 +4,7 @@ facts it states."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 FactValue = int | float | str
 
@@ -36,3 +36,19 @@ def size_text(size_bytes: int) -> str:
             break
         value, unit = value / 1024, larger
     return f"{size_bytes:,} bytes" if unit == "bytes" else f"{format_number(value)} {unit}"
+
+
+def counts_text(counts: Mapping[str, FactValue], *, always: int = 1) -> str:
+    """A job's counts as words: ``{"rows_written": 40, "duplicates": 3, "spotify_p95_ms":
+    120}`` reads ``40 rows written, 3 duplicates, spotify p95 120 ms``; past the first
+    ``always`` counts, the zero ones are left out."""
+    said = []
+    for index, (key, value) in enumerate(counts.items()):
+        if index >= always and not value:
+            continue
+        if key.endswith("_p95_ms"):
+            name = key.removesuffix("_p95_ms").replace("_", " ")
+            said.append(f"{name} p95 {format_number(value)} ms")
+        else:
+            said.append(f"{format_number(value)} {key.replace('_', ' ')}")
+    return ", ".join(said)

@@ -75,6 +75,9 @@ class SummariseOperator(BaseOperator):
                 continue
             # Index by length: iterating a lazy XCom sequence probes one past the end (a logged 404).
             flat.extend(group[index] for index in range(len(group)))
+        from spotify_agent.core.numbers import counts_text
+
         totals = add_up(flat)
-        log.info("run totals: %s", totals)
+        tasks = totals["tasks"]
+        log.info("run totals of %d tasks: %s", tasks, counts_text(totals, always=0) or "none")
         return totals

@@ -6,7 +6,6 @@ out, and a killed task's extract is swept."""
 from __future__ import annotations
 
 import logging
-
 import os
 from datetime import UTC, datetime, timedelta
 from functools import partial

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from upath import UPath
 
 from spotify_agent.core.audit import Attempt
-from spotify_agent.core.quarantine import decode_payload
 from spotify_agent.core.numbers import format_number
 from spotify_agent.core.progress import round_significant
+from spotify_agent.core.quarantine import decode_payload
 from spotify_agent.ml.audio.analysis import (
     AnalysedBatch,
     UnreadableAudio,
