@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +35,8 @@ from spotify_agent.analytics.store import (
 )
 from spotify_agent.core.audit import Attempt, record_write
 from spotify_agent.core.erased import ErasedAmong
+from spotify_agent.core.numbers import format_number
+from spotify_agent.core.progress import DEFAULT_EVERY_S, Progress, duration, rate
 from spotify_agent.core.quarantine import QuarantinedItem
 
 log = logging.getLogger(__name__)
@@ -67,9 +71,11 @@ class ListeningAggregation:
         return days[-1] if days else self.periods[-1]
 
     def summary_line(self) -> str:
+        """``day:2026-10-01: 4,812,003 plays, 1,204,511 rows, 12 quarantined``, per period."""
         return "; ".join(
-            f"{done.period.label}: {done.counts['plays']} plays, "
-            f"{done.counts['rows_written']} rows, {done.counts['quarantined']} quarantined"
+            f"{done.period.label}: {format_number(done.counts['plays'])} plays, "
+            f"{format_number(done.counts['rows_written'])} rows, "
+            f"{format_number(done.counts['quarantined'])} quarantined"
             for done in self.periods
         )
 
@@ -83,21 +89,35 @@ def aggregate_listening(
     *,
     scratch: Path | None = None,
     now: datetime | None = None,
+    every_s: float = DEFAULT_EVERY_S,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ListeningAggregation:
     """Aggregate the period of a run whose interval ends at ``interval_end`` (or ``conf.day``),
-    and yesterday too when it was never written. Extracts go under ``scratch`` (the temp dir)."""
+    and yesterday too when it was never written. Extracts go under ``scratch`` (the temp dir).
+    Logs each period's extract and aggregation (plays, time, rate) and the periods done, with
+    the time left, every ``every_s`` seconds."""
     period = period_for(interval_end, conf.day)
     with engine.connect() as connection:
         # Yesterday, when its 01:00 run was skipped or failed for good.
         late_day = missing_day(connection, period) if conf.day is None else None
     scratch = scratch or Path(tempfile.gettempdir())
     periods = [late_day, period] if late_day else [period]
-    return ListeningAggregation(
-        tuple(
-            aggregate_period(engine, each, attempt, erased, scratch=scratch, now=now)
-            for each in periods
-        )
+    progress = Progress(
+        f"aggregating {', '.join(each.label for each in periods)}",
+        len(periods),
+        unit="periods",
+        every_s=every_s,
+        logger=log,
+        clock=clock,
     )
+    done = []
+    for each in periods:
+        done.append(
+            aggregate_period(engine, each, attempt, erased, scratch=scratch, now=now, clock=clock)
+        )
+        progress.advance()
+    progress.finish()
+    return ListeningAggregation(tuple(done))
 
 
 def aggregate_period(
@@ -108,20 +128,37 @@ def aggregate_period(
     *,
     scratch: Path,
     now: datetime | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> PeriodAggregated:
-    """Extract and aggregate one period, then replace its rows with its audit row."""
+    """Extract and aggregate one period, then replace its rows with its audit row; logs each
+    step's plays, time and rate."""
+    import pyarrow.parquet as pq
+
     for stale in sweep_stale_extracts(scratch, now=now or datetime.now(UTC)):
         log.warning("removed %s, an extract (listener ids) left by a killed task", stale)
     # The extract is Parquet on local disk, read back in streaming batches: a day of plays
     # never sits in memory as Python objects or whole string columns.
     with tempfile.TemporaryDirectory(prefix=EXTRACT_PREFIX, dir=scratch) as folder:
+        began = clock()
         with engine.connect() as connection:
             data = extract(connection, period, Path(folder))
+        plays = pq.ParquetFile(data.events).metadata.num_rows
+        extracted = clock()
+        _log_step(period, "extracted", plays, extracted - began)
         at = now or datetime.now(UTC)
         result = aggregate_extract(data, period, now=at)
+        _log_step(period, "aggregated", plays, clock() - extracted)
     with engine.begin() as connection:
         counts = _write_period(connection, period, result, attempt, erased, at=at)
     return PeriodAggregated(period, counts)
+
+
+def _log_step(period: Period, step: str, plays: int, seconds: float) -> None:
+    """``day:2026-10-01: extracted 4,812,003 plays in 41 s, 117,400 plays/s``."""
+    said = f"{period.label}: {step} {format_number(plays)} plays in {duration(seconds)}"
+    if plays and seconds > 0:
+        said += f", {rate(plays, seconds, 'plays')}"
+    log.info("%s", said)
 
 
 def _write_period(

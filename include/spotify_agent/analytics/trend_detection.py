@@ -17,6 +17,7 @@ from spotify_agent.analytics.confs import TrendDetectionConf
 from spotify_agent.analytics.trend_store import aggregated_days, daily_plays, replace_trends
 from spotify_agent.analytics.trends import Trend, TrendRules, baseline_window, detect_trends
 from spotify_agent.core.audit import Attempt
+from spotify_agent.core.progress import rounded
 
 # The significant trends an Asset event names (the table has them all).
 EVENT_TRENDS = 20
@@ -119,26 +120,29 @@ def _counts(trends: list[Trend], history: int) -> dict[str, int]:
 
 
 def event_summary(found: list[DayTrends]) -> dict[str, Any]:
-    """The Asset event's extra: the days, how many trends, and the strongest significant ones."""
+    """The Asset event's extra (and the task's result): the days, how many trends, and the
+    strongest significant ones, their figures to 4 significant digits."""
     strongest = sorted(
         ((result.day, t) for result in found for t in result.significant),
         key=lambda pair: (-pair[1].score, pair[1].entity_id),
     )
-    return {
-        "days": [result.day.isoformat() for result in found],
-        "trends": sum(result.counts["trends"] for result in found),
-        "significant": len(strongest),
-        "top": [
-            {
-                "day": day.isoformat(),
-                "entity_type": t.entity_type,
-                "entity_id": t.entity_id,
-                "kind": t.kind,
-                "plays": t.plays,
-                "score": t.score,
-                "robust_z": t.robust_z,
-                "wow_growth": t.wow_growth,
-            }
-            for day, t in strongest[:EVENT_TRENDS]
-        ],
-    }
+    return rounded(
+        {
+            "days": [result.day.isoformat() for result in found],
+            "trends": sum(result.counts["trends"] for result in found),
+            "significant": len(strongest),
+            "top": [
+                {
+                    "day": day.isoformat(),
+                    "entity_type": t.entity_type,
+                    "entity_id": t.entity_id,
+                    "kind": t.kind,
+                    "plays": t.plays,
+                    "score": t.score,
+                    "robust_z": t.robust_z,
+                    "wow_growth": t.wow_growth,
+                }
+                for day, t in strongest[:EVENT_TRENDS]
+            ],
+        }
+    )

@@ -35,6 +35,7 @@ from spotify_agent.content.publish import publish_description
 from spotify_agent.content.store import Version, set_status, store_draft
 from spotify_agent.content.text import Draft
 from spotify_agent.core.audit import Attempt
+from spotify_agent.core.numbers import counts_text, format_number
 from spotify_agent.core.objects import ensure_parent
 from spotify_agent.core.quarantine import QuarantinedItem, quarantine_items
 from spotify_agent.spotify.errors import orchestration_errors, write_outcome_unknown
@@ -96,7 +97,7 @@ class DraftedDescriptions:
         return {"pending": list(self.pending), "review": self.review, "counts": self.counts}
 
     def summary_line(self) -> str:
-        return f"descriptions: {self.counts}"
+        return f"descriptions: {counts_text(self.counts)}"
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,9 @@ class PublishedDescriptions:
         }
 
     def summary_line(self) -> str:
-        return f"published: {self.as_result()}"
+        return f"published {format_number(self.published)} descriptions: " + counts_text(
+            {"write_calls": self.write_calls, "awaiting_review": self.awaiting_review}
+        )
 
 
 def draft_descriptions(

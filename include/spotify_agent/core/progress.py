@@ -16,11 +16,13 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from spotify_agent.core.numbers import format_number
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEFAULT_EVERY_S = 30.0
 SIGNIFICANT_DIGITS = 4
@@ -86,10 +88,20 @@ class Progress:
     def _rate(self, elapsed: float) -> str:
         if elapsed <= 0 or self.done <= 0:
             return ""
-        return f", {format_number(round_significant(self.done / elapsed))} {self.unit}/s"
+        return f", {rate(self.done, elapsed, self.unit)}"
 
     def _of_total(self) -> str:
         return f"{format_number(self.total)} {self.unit}" if self.total else f"{self.unit} unknown"
+
+
+def rate(amount: float, seconds: float, unit: str) -> str:
+    """``40,000 plays/s``; per minute, or per hour, when under one a second (``4.5 fits/min``),
+    so a slow job never reads ``0.0 fits/s``."""
+    per_second = amount / seconds
+    value, per = per_second, "s"
+    if per_second < 1:
+        value, per = (per_second * 60, "min") if per_second * 60 >= 1 else (per_second * 3600, "h")
+    return f"{format_number(round_significant(value))} {unit}/{per}"
 
 
 def duration(seconds: float) -> str:
@@ -113,15 +125,19 @@ def round_significant(value: float, digits: int = SIGNIFICANT_DIGITS) -> float |
     return int(result) if result == int(result) and abs(result) >= 10 ** (digits - 1) else result
 
 
-def rounded(result: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
+def rounded(result: T, digits: int = SIGNIFICANT_DIGITS) -> T:
     """``result`` with every float (in dicts, lists and tuples too) to ``digits`` significant
     digits; ints, strings and the rest unchanged."""
+    return cast(T, _rounded(result, digits))
+
+
+def _rounded(result: Any, digits: int) -> Any:
     if isinstance(result, bool):
         return result
     if isinstance(result, float):
         return round_significant(result, digits)
     if isinstance(result, dict):
-        return {key: rounded(value, digits) for key, value in result.items()}
+        return {key: _rounded(value, digits) for key, value in result.items()}
     if isinstance(result, list | tuple):
-        return type(result)(rounded(value, digits) for value in result)
+        return type(result)(_rounded(value, digits) for value in result)
     return result

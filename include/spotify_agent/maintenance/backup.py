@@ -21,7 +21,7 @@ import sqlite3
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -31,9 +31,14 @@ from typing import Any
 from sqlalchemy import Connection, MetaData, Table, create_engine, inspect, select, text
 from sqlalchemy.engine import URL
 
+from spotify_agent.core.progress import Progress
 from spotify_agent.warehouse.engine import make_engine
 
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # a MiB: uploads and downloads count their progress in these
+
+# Makes the Progress of one step of a backup: what it is, how many units in all, the unit. A
+# step given none logs nothing (the restore command, the tests).
+StepProgress = Callable[[str, int | None, str], Progress]
 
 
 @dataclass(frozen=True)
@@ -49,11 +54,19 @@ class BackupFailed(RuntimeError):
     """A backup could not be made, stored or verified; the message says which table or step."""
 
 
-def fingerprint(connection: Connection) -> Fingerprint:
-    """Row count and SHA-256 of every table's rows (ordered by primary key, else all columns)."""
+def fingerprint(
+    connection: Connection,
+    *,
+    progress: StepProgress | None = None,
+    what: str = "checksumming tables",
+) -> Fingerprint:
+    """Row count and SHA-256 of every table's rows (ordered by primary key, else all columns);
+    ``progress`` counts the tables done."""
     metadata = MetaData()
     result: Fingerprint = {}
-    for name in sorted(inspect(connection).get_table_names()):
+    names = sorted(inspect(connection).get_table_names())
+    step = progress(what, len(names), "tables") if progress else None
+    for name in names:
         table = Table(name, metadata, autoload_with=connection)
         order = list(table.primary_key.columns) or list(table.columns)
         digest = hashlib.sha256()
@@ -63,6 +76,10 @@ def fingerprint(connection: Connection) -> Fingerprint:
             digest.update(b"\n")
             rows += 1
         result[name] = TableFingerprint(rows, digest.hexdigest())
+        if step:
+            step.advance()
+    if step:
+        step.finish()
     return result
 
 
@@ -114,17 +131,18 @@ class LocalBackup:
     tables: Fingerprint
 
 
-def make_backup(url: URL, workdir: Path) -> LocalBackup:
-    """Dump the database at ``url`` into ``workdir`` with the fingerprint of the same snapshot."""
+def make_backup(url: URL, workdir: Path, *, progress: StepProgress | None = None) -> LocalBackup:
+    """Dump the database at ``url`` into ``workdir`` with the fingerprint of the same snapshot;
+    ``progress`` counts the tables fingerprinted."""
     backend = url.get_backend_name()
     if backend == "postgresql":
-        return _pg_backup(url, workdir / "warehouse.dump")
+        return _pg_backup(url, workdir / "warehouse.dump", progress)
     if backend == "sqlite":
-        return _sqlite_backup(url, workdir / "warehouse.sqlite")
+        return _sqlite_backup(url, workdir / "warehouse.sqlite", progress)
     raise BackupFailed(f"no backup method for the {backend} backend")
 
 
-def _pg_backup(url: URL, out: Path) -> LocalBackup:
+def _pg_backup(url: URL, out: Path, progress: StepProgress | None = None) -> LocalBackup:
     engine = make_engine(url)
     try:
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
@@ -134,21 +152,24 @@ def _pg_backup(url: URL, out: Path) -> LocalBackup:
                 + [f"--snapshot={snapshot}", "--file", str(out)],
                 url,
             )
-            tables = fingerprint(connection)
+            tables = fingerprint(connection, progress=progress, what=SOURCE_TABLES)
             connection.rollback()
     finally:
         engine.dispose()
     return LocalBackup(out, "dump", tables)
 
 
-def _sqlite_backup(url: URL, out: Path) -> LocalBackup:
+SOURCE_TABLES = "checksumming the source's tables"
+
+
+def _sqlite_backup(url: URL, out: Path, progress: StepProgress | None = None) -> LocalBackup:
     if not url.database or url.database == ":memory:":
         raise BackupFailed("an in-memory SQLite database cannot be backed up")
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
             # One read transaction: the fingerprint and the page copy see the same database.
-            tables = fingerprint(connection)
+            tables = fingerprint(connection, progress=progress, what=SOURCE_TABLES)
             raw = connection.connection.dbapi_connection
             target = sqlite3.connect(out)
             try:
@@ -162,41 +183,81 @@ def _sqlite_backup(url: URL, out: Path) -> LocalBackup:
 
 
 # -- storing and reading back ---------------------------------------------------------------------
-def upload(local: Path, destination: Any) -> tuple[int, str]:
-    """Copy ``local`` to ``destination``; returns its size and SHA-256."""
+def upload(
+    local: Path,
+    destination: Any,
+    *,
+    progress: StepProgress | None = None,
+    what: str = "uploading the backup",
+) -> tuple[int, str]:
+    """Copy ``local`` to ``destination``; returns its size and SHA-256. ``progress`` counts
+    the MiB sent."""
     digest = hashlib.sha256()
     size = 0
+    step = progress(what, mebibytes(local.stat().st_size), "MiB") if progress else None
     with local.open("rb") as source, destination.open("wb") as sink:
         while chunk := source.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
             sink.write(chunk)
+            if step:
+                step.advance()
+    if step:
+        step.finish()
     return size, digest.hexdigest()
 
 
-def download(source: Any, local: Path) -> str:
-    """Copy a stored backup to ``local``; returns the SHA-256 of what was read."""
+def download(
+    source: Any,
+    local: Path,
+    *,
+    progress: StepProgress | None = None,
+    what: str = "downloading the backup",
+    size: int | None = None,
+) -> str:
+    """Copy a stored backup to ``local``; returns the SHA-256 of what was read. ``progress``
+    counts the MiB read, of ``size`` bytes when it is known."""
     digest = hashlib.sha256()
+    step = progress(what, None if size is None else mebibytes(size), "MiB") if progress else None
     with source.open("rb") as stream, local.open("wb") as sink:
         while chunk := stream.read(CHUNK):
             digest.update(chunk)
             sink.write(chunk)
+            if step:
+                step.advance()
+    if step:
+        step.finish()
     return digest.hexdigest()
+
+
+def mebibytes(size: int) -> int:
+    """How many :data:`CHUNK` reads ``size`` bytes take: the MiB a progress line counts."""
+    return -(-size // CHUNK)
 
 
 # -- verifying by restoring -----------------------------------------------------------------------
 def verify(
-    stored: Any, *, suffix: str, sha256: str, expected: Fingerprint, url: URL
+    stored: Any,
+    *,
+    suffix: str,
+    sha256: str,
+    expected: Fingerprint,
+    url: URL,
+    progress: StepProgress | None = None,
+    size: int | None = None,
 ) -> Fingerprint:
     """Download ``stored``, restore it into a scratch database, and compare with ``expected``.
 
     ``url`` is the source database: the scratch database is created next to it (PostgreSQL,
     which needs the CREATEDB privilege) or in a temporary folder (SQLite), and dropped after.
-    Raises :class:`BackupFailed` naming every table that differs.
+    Raises :class:`BackupFailed` naming every table that differs. ``progress`` counts the MiB
+    downloaded (of ``size`` bytes) and the restored tables fingerprinted.
     """
     with tempfile.TemporaryDirectory(prefix="verify-backup-") as workdir:
         local = Path(workdir) / f"restore.{suffix}"
-        got = download(stored, local)
+        got = download(
+            stored, local, progress=progress, what="downloading it back to verify", size=size
+        )
         if got != sha256:
             raise BackupFailed(
                 f"stored object's SHA-256 {got[:12]} is not the uploaded {sha256[:12]}"
@@ -206,7 +267,9 @@ def verify(
                 engine = create_engine(scratch)
                 try:
                     with engine.connect() as connection:
-                        restored = fingerprint(connection)
+                        restored = fingerprint(
+                            connection, progress=progress, what="checksumming the restored tables"
+                        )
                 finally:
                     engine.dispose()
         except BackupFailed:

@@ -20,9 +20,12 @@ from sqlalchemy.engine import URL
 
 from spotify_agent.core.audit import Attempt
 from spotify_agent.core.errors import PermanentFailure
+from spotify_agent.core.numbers import counted, format_number, size_text
 from spotify_agent.core.objects import ensure_parent
+from spotify_agent.core.progress import DEFAULT_EVERY_S, Progress
 from spotify_agent.maintenance.backup import (
     BackupFailed,
+    StepProgress,
     make_backup,
     shrinkage_pct,
     to_delete,
@@ -77,10 +80,13 @@ class BackupOutcome:
         return {"object_key": self.record.object_key, **self.counts()}
 
     def summary_line(self) -> str:
+        """``warehouse backup of 2026-11-22 verified: 1.2 MiB, 12,345 rows of data in 30
+        tables (backups/warehouse/2026-11-22/warehouse.dump)``."""
         record = self.record
         return (
-            f"{record.database} backup {record.object_key}: {record.status}, "
-            f"{record.size_bytes} bytes, {self.rows} rows of data in {len(record.tables)} tables"
+            f"{record.database} backup of {record.backup_date.isoformat()} {record.status}: "
+            f"{size_text(record.size_bytes)}, {format_number(self.rows)} rows of data in "
+            f"{format_number(len(record.tables))} tables ({record.object_key})"
         )
 
 
@@ -94,12 +100,16 @@ def back_up_database(
     conf: BackupConf,
     attempt: Attempt,
     now: datetime | None = None,
+    every_s: float = DEFAULT_EVERY_S,
 ) -> BackupOutcome:
     """Back up ``source`` as ``database``'s backup of ``day`` under ``objects``, recorded in the
-    warehouse of ``engine``. Raises :class:`BackupFailed` (retried: a new dump) when the stored
-    copy does not verify, :class:`SuspectBackup` when it is empty or shrank past
-    ``conf.max_shrink_pct``; either after it is recorded."""
-    record = store_and_verify(source, objects, database=database, day=day)
+    warehouse of ``engine``, logging each step's progress (tables checksummed, MiB sent and
+    read back) every ``every_s`` seconds. Raises :class:`BackupFailed` (retried: a new dump)
+    when the stored copy does not verify, :class:`SuspectBackup` when it is empty or shrank
+    past ``conf.max_shrink_pct``; either after it is recorded."""
+    record = store_and_verify(
+        source, objects, database=database, day=day, progress=step_progress(database, every_s)
+    )
     at = now or datetime.now(UTC)
     with engine.begin() as connection:
         previous = previous_verified_rows(connection, database, before=day)
@@ -131,17 +141,41 @@ def back_up_database(
     return outcome
 
 
-def store_and_verify(source: URL, objects: Any, *, database: str, day: date) -> BackupRecord:
+def step_progress(database: str, every_s: float) -> StepProgress:
+    """The progress of each step of ``database``'s backup, logged every ``every_s`` seconds."""
+
+    def step(what: str, total: int | None, unit: str) -> Progress:
+        return Progress(f"{database} backup: {what}", total, unit=unit, every_s=every_s, logger=log)
+
+    return step
+
+
+def store_and_verify(
+    source: URL,
+    objects: Any,
+    *,
+    database: str,
+    day: date,
+    progress: StepProgress | None = None,
+) -> BackupRecord:
     """Dump ``source``, upload the dump, then restore the copy downloaded back and compare."""
     with tempfile.TemporaryDirectory(prefix="backup-") as workdir:
-        local = make_backup(source, Path(workdir))
+        local = make_backup(source, Path(workdir), progress=progress)
         key = backup_key(database, day, local.suffix)
         stored = objects / key
         ensure_parent(stored)
-        size, sha256 = upload(local.path, stored)
+        size, sha256 = upload(local.path, stored, progress=progress, what=f"uploading {key}")
     status, detail = "verified", ""
     try:
-        verify(stored, suffix=local.suffix, sha256=sha256, expected=local.tables, url=source)
+        verify(
+            stored,
+            suffix=local.suffix,
+            sha256=sha256,
+            expected=local.tables,
+            url=source,
+            progress=progress,
+            size=size,
+        )
     except BackupFailed as error:
         status, detail = "failed", str(error)
     return BackupRecord(database, day, key, size, sha256, local.tables, status, detail)
@@ -189,8 +223,10 @@ class BackupRetention:
         }
 
     def summary_line(self) -> str:
+        """``warehouse retention: 7 backups kept, 2 deleted (2026-10-01, 2026-10-02); ...``."""
         return "; ".join(
-            f"{each.database} retention: {each.kept} kept, {len(each.deleted)} deleted"
+            f"{each.database} retention: "
+            + counted([(each.kept, "backups kept"), (len(each.deleted), "deleted")], always=2)
             + (f" ({', '.join(day.isoformat() for day in each.deleted)})" if each.deleted else "")
             for each in self.databases
         )

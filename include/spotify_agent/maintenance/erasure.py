@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from spotify_agent.core.errors import PermanentFailure
+from spotify_agent.core.numbers import format_number
 from spotify_agent.core.objects import ensure_parent
 from spotify_agent.core.quarantine import QuarantinedItem, encode_payload
 from spotify_agent.maintenance.confs import REQUEST_ID_PATTERN
@@ -75,7 +76,8 @@ class Receipt:
     def summary(self) -> str:
         if not self.found:
             return "no personal data of this user was found in any registered store"
-        return f"erased {sum(self.counts.values())} items from {len(self.stores)} stores"
+        items, stores = format_number(sum(self.counts.values())), format_number(len(self.stores))
+        return f"erased {items} items from {stores} stores"
 
     def log_entry(self) -> LogEntry:
         return LogEntry(self.request_id, self.user_hmac, self.key_id, self.completed_at.isoformat())

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from spotify_agent.core.audit import Attempt
+from spotify_agent.core.numbers import counted, format_number, size_text
 from spotify_agent.maintenance.confs import LogRotationConf
 from spotify_agent.maintenance.logs import rotate_logs
 
@@ -35,7 +36,15 @@ class LogRotation:
     problems: tuple[str, ...]
 
     def summary_line(self) -> str:
-        return f"log rotation under {self.root}: {self.counts}"
+        """``log rotation under /logs: 12 logs compressed, 12 uploaded, 12 deleted locally,
+        3.4 MiB freed``, and how many could not be rotated, if any."""
+        counts = self.counts
+        said = counted([(counts["compressed"], "logs compressed"), (counts["uploaded"], "uploaded"),
+                        (counts["deleted_local"], "deleted locally")], always=3)  # fmt: skip
+        said += f", {size_text(counts['bytes_freed'])} freed"
+        if counts["problems"]:
+            said += f"; {format_number(counts['problems'])} could not be rotated"
+        return f"log rotation under {self.root}: {said}"
 
 
 def rotate_task_logs(

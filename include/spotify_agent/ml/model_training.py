@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from spotify_agent.core.audit import Attempt
+from spotify_agent.core.numbers import format_number
+from spotify_agent.core.progress import DEFAULT_EVERY_S, Progress, rounded
 from spotify_agent.ml.confs import ModelTrainingConf
 from spotify_agent.ml.evaluation import RankingMetrics
 from spotify_agent.ml.interactions import Interactions
@@ -44,6 +46,7 @@ from spotify_agent.ml.training import (
     Trained,
     TrainingParams,
     TrainingWindow,
+    candidate_fits,
     data_fingerprint,
     decide,
     judge,
@@ -79,11 +82,13 @@ class TrainingRun:
     production_note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
+        """The task's return value (XCom), figures to 4 significant digits (the registry keeps
+        them whole, and the gate decides on those)."""
         said: dict[str, Any] = {"window": self.window, "data_sha256": self.data_sha256,
                                 "run": self.run}  # fmt: skip
         if self.refused:
             return {**said, "refused": self.refused}
-        found = {**said, "candidates": self.candidates, "models": self.models}
+        found = {**said, "candidates": rounded(self.candidates), "models": self.models}
         if self.reused:
             return {**found, "reused": self.reused}
         return {**found, "production_note": self.production_note}
@@ -104,8 +109,16 @@ class TrainingRun:
         if self.reused:
             return (f"{self.reused} (plays in [{self.window['start']}, {self.window['end']}), "
                     f"data {self.data_sha256[:12]})")  # fmt: skip
-        said = f"registered {figures_line(self.candidates, self.models)}"
+        said = (
+            f"registered {format_number(len(self.models))} models trained on {self.days()}: "
+            f"{figures_line(self.candidates, self.models)}"
+        )
         return f"{said}; {self.production_note}" if self.production_note else said
+
+    def days(self) -> str:
+        """``2026-10-03 to 2026-11-01``: the window's first and last day."""
+        last = datetime.fromisoformat(self.window["end"]) - timedelta(days=1)
+        return f"{self.window['start'][:10]} to {last.date().isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -136,9 +149,11 @@ def train_recommenders(
     *,
     models: Any,
     now: datetime | None = None,
+    every_s: float = DEFAULT_EVERY_S,
 ) -> TrainingRun:
     """Train, judge and register the candidates on the whole UTC days before ``conf.until``
-    (default: the day the run's interval ends in). ``models`` is the object store root."""
+    (default: the day the run's interval ends in), logging the fits done every ``every_s``
+    seconds. ``models`` is the object store root."""
     period = TrainingWindow.ending(
         midnight_utc(conf.until) if conf.until else interval_end,
         days=conf.window_days,
@@ -163,7 +178,17 @@ def train_recommenders(
         _record_run(engine, attempt, "model_reused", "done", split, run, note, at=now)
         return replace(run, reused=note, candidates=earlier.candidates, models=earlier.models)
     whole = Interactions.concat(before, after)
-    return _train_and_register(engine, models, split, whole, params, run, attempt, now=now)
+    progress = Progress(
+        f"training recommenders on {run.days()}",
+        # each candidate fitted on the plays before the hold-out, then the three refitted
+        candidate_fits(params) + 3,
+        unit="fits",
+        every_s=every_s,
+        logger=log,
+    )
+    return _train_and_register(
+        engine, models, split, whole, params, run, attempt, now=now, progress=progress
+    )
 
 
 def training_params(conf: ModelTrainingConf) -> TrainingParams:
@@ -190,8 +215,9 @@ def _train_and_register(
     attempt: Attempt,
     *,
     now: datetime | None,
+    progress: Progress,
 ) -> TrainingRun:
-    trained = train_candidates(split, params)
+    trained = train_candidates(split, params, progress=progress)
     compared: dict[str, dict[str, Any]] = {
         t.kind: {**t.metrics.as_dict(), "fit_seconds": round(t.fit_seconds, 3), "label": t.label}
         for t in trained
@@ -201,7 +227,11 @@ def _train_and_register(
         compared["production"] = production
     at = now or datetime.now(UTC)
     # files first: a row in the registry has its files
-    rows = [_register_files(models, t, whole, compared, run, attempt, at) for t in trained]
+    rows = []
+    for candidate in trained:
+        rows.append(_register_files(models, candidate, whole, compared, run, attempt, at))
+        progress.advance()
+    progress.finish()
     ids = {row["kind"]: row["model_id"] for row in rows}
     # each row names the run's inputs and its fellow candidates: a re-run finds them
     for row in rows:
@@ -358,8 +388,8 @@ def promote_candidates(
     models: dict[str, str] = dict(trained.get("models") or {})
     if not models:  # the same inputs were trained (and gated) before
         return Promotion(ALREADY_JUDGED)
-    decision = _decision(trained)
     with engine.begin() as connection:
+        decision = _decision(trained, _registered_figures(connection, models))
         before = serving_model(connection)
         previous = (before or {}).get("model_id")
         _record_not_served(connection, models, decision, previous)
@@ -381,12 +411,22 @@ def promote_candidates(
                      promoted if changed else None, previous)  # fmt: skip
 
 
-def _decision(trained: Mapping[str, Any]) -> Decision:
+def _registered_figures(
+    connection: Connection, models: Mapping[str, str]
+) -> dict[str, dict[str, Any]] | None:
+    """Every candidate's figures as the run registered them, unrounded: the gate decides on
+    these, not on the task's rounded result, so two figures that round alike stay apart."""
+    row = registered(connection, models["ease"]) if "ease" in models else None
+    compared = (row or {}).get("compared") or {}
+    return {k: v for k, v in compared.items() if k not in ("run", "models")} or None
+
+
+def _decision(trained: Mapping[str, Any], registered: Mapping[str, Any] | None) -> Decision:
     figures = {
         kind: RankingMetrics(
             **{k: v for k, v in values.items() if k in RankingMetrics.__dataclass_fields__}
         )
-        for kind, values in trained["candidates"].items()
+        for kind, values in (registered or trained["candidates"]).items()
     }
     return decide(
         figures["ease"],

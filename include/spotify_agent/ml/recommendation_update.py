@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine
 from spotify_agent.core.audit import Attempt
 from spotify_agent.core.erased import ErasedAmong
 from spotify_agent.core.errors import PermanentFailure
+from spotify_agent.core.numbers import format_number
 from spotify_agent.ml.confs import RecommendationUpdateConf
 from spotify_agent.ml.publish import RedisLike, publish, set_version
 from spotify_agent.ml.recommend import Recommendation, RecommendCounts, recommend
@@ -59,8 +60,9 @@ class RecommendationUpdate:
     def summary_line(self) -> str:
         if self.skipped:
             return self.skipped
-        said = f"{self.model_id} for {self.day}: {self.counts['users']} listeners"
-        return f"{said}, {self.counts['recommendations']} recommendations; {self.published}"
+        said = f"{self.model_id} for {self.day}: {format_number(self.counts['users'])} listeners"
+        recommendations = format_number(self.counts["recommendations"])
+        return f"{said}, {recommendations} recommendations; {self.published}"
 
 
 def update_recommendations(

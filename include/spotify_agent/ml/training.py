@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from spotify_agent.core.progress import Progress
 from spotify_agent.ml.evaluation import RankingMetrics, ranking_metrics, recommended_top_k
 from spotify_agent.ml.interactions import Interactions
 from spotify_agent.ml.models import (
@@ -152,8 +153,16 @@ def judge(model: Recommender, item_ids: np.ndarray, split: TimeSplit) -> Ranking
     return ranking_metrics(to_split[ranked], split.test, k=K)
 
 
-def train_candidates(split: TimeSplit, params: TrainingParams) -> list[Trained]:
-    """Ours, the best ALS of the alpha grid, and the popular list, fitted and judged alike."""
+def candidate_fits(params: TrainingParams) -> int:
+    """How many fits :func:`train_candidates` makes: ours, one ALS per alpha, the popular list."""
+    return len(params.als_alphas) + 2
+
+
+def train_candidates(
+    split: TimeSplit, params: TrainingParams, *, progress: Progress | None = None
+) -> list[Trained]:
+    """Ours, the best ALS of the alpha grid, and the popular list, fitted and judged alike;
+    ``progress`` advances by one per fit."""
     from dataclasses import replace
 
     def fit(model: Recommender, label: str) -> Trained:
@@ -161,7 +170,10 @@ def train_candidates(split: TimeSplit, params: TrainingParams) -> list[Trained]:
         model.fit(split.train.matrix)
         seconds = time.perf_counter() - began
         item_ids = split.train.item_ids
-        return Trained(model, item_ids, judge(model, item_ids, split), seconds, label)
+        trained = Trained(model, item_ids, judge(model, item_ids, split), seconds, label)
+        if progress is not None:
+            progress.advance()
+        return trained
 
     ours = fit(EaseRecommender(params.ease), "ours")
     als = max(

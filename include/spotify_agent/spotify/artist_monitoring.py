@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Engine
 
 from spotify_agent.core.audit import Attempt, record_write
+from spotify_agent.core.numbers import counts_text
 from spotify_agent.spotify.api import SpotifyClient
 from spotify_agent.spotify.confs import ArtistMonitoringConf
 from spotify_agent.spotify.errors import orchestration_errors
@@ -51,7 +52,7 @@ class ArtistBatchSnapshot:
     incomplete: tuple[str, ...]
 
     def summary_line(self) -> str:
-        return f"batch of {len(self.artist_ids)} artists: {self.counts}"
+        return f"batch of {len(self.artist_ids)} artists: {counts_text(self.counts)}"
 
     def incomplete_line(self) -> str:
         return f"{len(self.incomplete)} artists had no complete release listing: " + ", ".join(

@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import Connection, Engine
 
 from spotify_agent.core.audit import Attempt, pseudonymise, record_write
+from spotify_agent.core.numbers import counts_text
 from spotify_agent.core.objects import relative_key
 from spotify_agent.core.quarantine import QuarantinedItem
 from spotify_agent.spotify.api import SpotifyClient
@@ -102,7 +103,7 @@ class ListeningIngest:
     counts: dict[str, int]
 
     def summary_line(self) -> str:
-        return f"{self.label}: {self.counts}"
+        return f"{self.label}: {counts_text(self.counts)}"
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.counts)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from spotify_agent.core.audit import Attempt
+from spotify_agent.core.numbers import counts_text
 from spotify_agent.core.quarantine import QuarantinedItem, quarantine_items
 from spotify_agent.spotify.confs import PlaylistUpdateConf
 from spotify_agent.spotify.errors import orchestration_errors, write_outcome_unknown
@@ -75,7 +76,12 @@ class PlaylistSync:
     refused: str | None = None
 
     def summary_line(self) -> str:
-        return f"playlist {self.playlist_id}: {self.status} ({self.strategy}), {self.counts}"
+        """``playlist <id>: applied (diff): 40 tracks added, 3 tracks removed, 2 write calls``."""
+        changes = {k: v for k, v in self.counts.items()
+                   if k not in ("rows_written", "playlists", "playlists_changed")}  # fmt: skip
+        said = f"playlist {self.playlist_id}: {self.status}"
+        said += f" ({self.strategy})" if self.strategy else ""
+        return f"{said}: {counts_text(changes, always=0) or 'nothing to change'}"
 
 
 def plan_playlists(

@@ -12,7 +12,7 @@ from airflow.sdk import BaseOperator
 from spotify_agent.analytics.confs import StreamingAggregationConf
 from spotify_agent_airflow.conf import read_conf
 from spotify_agent_airflow.context import interval_end
-from spotify_agent_airflow.operators.common import WarehouseOperator
+from spotify_agent_airflow.operators.common import WarehouseOperator, progress_every_s
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,12 @@ class AggregateListeningOperator(WarehouseOperator):
         engine = self.warehouse_engine()
         erased = partial(erased_among, key=erasure_keyring())
         aggregation = aggregate_listening(
-            engine, interval_end(context), conf, attempt_of(context), erased
+            engine,
+            interval_end(context),
+            conf,
+            attempt_of(context),
+            erased,
+            every_s=progress_every_s(),
         )
         log.info("%s", aggregation.summary_line())
         # What announce_day reads: the finished day written, if any.

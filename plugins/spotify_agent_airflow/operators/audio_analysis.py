@@ -9,7 +9,7 @@ from typing import Any
 
 from spotify_agent.ml.confs import AudioAnalysisConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.operators.common import WarehouseOperator
+from spotify_agent_airflow.operators.common import WarehouseOperator, progress_every_s
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,11 @@ class AnalyseAudioBatchOperator(WarehouseOperator):
 
         engine = self.warehouse_engine()
         analysed = analyse_audio_batch(
-            engine, object_store_root(), self.objects, attempt_of(context)
+            engine,
+            object_store_root(),
+            self.objects,
+            attempt_of(context),
+            every_s=progress_every_s(),
         )
         log.info("%s", analysed.summary_line())
         return analysed.counts

@@ -10,7 +10,7 @@ from typing import Any
 from spotify_agent.maintenance.confs import BackupConf
 from spotify_agent_airflow.conf import read_conf
 from spotify_agent_airflow.context import interval_end
-from spotify_agent_airflow.operators.common import WarehouseOperator
+from spotify_agent_airflow.operators.common import WarehouseOperator, progress_every_s
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class BackupDatabaseOperator(WarehouseOperator):
             day=interval_end(context).date(),
             conf=conf,
             attempt=attempt_of(context),
+            every_s=progress_every_s(),
         )
         log.info("%s", outcome.summary_line())
         return outcome.as_result()

@@ -31,6 +31,20 @@ class WarehouseOperator(BaseOperator):
         return WarehouseHook(self.warehouse_conn_id).get_engine()
 
 
+def progress_every_s() -> float:
+    """``[spotify_agent] progress_every_s`` (``AIRFLOW__SPOTIFY_AGENT__PROGRESS_EVERY_S``): how
+    often, in seconds, a long job (training, audio analysis, backup, aggregation) logs how far
+    it is; 30 by default, 0 logs every step."""
+    from airflow.sdk import conf
+
+    from spotify_agent.core.progress import DEFAULT_EVERY_S
+
+    every_s = conf.getfloat("spotify_agent", "progress_every_s", fallback=DEFAULT_EVERY_S)
+    if not every_s >= 0:
+        raise ValueError(f"[spotify_agent] progress_every_s: {every_s} is not 0 or more")
+    return every_s
+
+
 def add_up(results: Sequence[dict[str, int]]) -> dict[str, int]:
     """Totals of the tasks' counts (percentiles are not additive and are left out)."""
     totals: dict[str, int] = {"tasks": len(results)}
@@ -61,6 +75,9 @@ class SummariseOperator(BaseOperator):
                 continue
             # Index by length: iterating a lazy XCom sequence probes one past the end (a logged 404).
             flat.extend(group[index] for index in range(len(group)))
+        from spotify_agent.core.numbers import counts_text
+
         totals = add_up(flat)
-        log.info("run totals: %s", totals)
+        tasks = totals["tasks"]
+        log.info("run totals of %d tasks: %s", tasks, counts_text(totals, always=0) or "none")
         return totals

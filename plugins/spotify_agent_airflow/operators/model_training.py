@@ -9,7 +9,7 @@ from typing import Any
 
 from spotify_agent.ml.confs import ModelTrainingConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.operators.common import WarehouseOperator
+from spotify_agent_airflow.operators.common import WarehouseOperator, progress_every_s
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class TrainRecommenderOperator(WarehouseOperator):
             conf,
             attempt_of(context),
             models=object_store_root(),
+            every_s=progress_every_s(),
         )
         if run.refused:
             log.warning("model training: %s", run.summary_line())

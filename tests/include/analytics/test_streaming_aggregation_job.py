@@ -5,6 +5,7 @@ out, and a killed task's extract is swept."""
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -108,6 +109,39 @@ def test_a_finished_day_is_written_quarantined_and_audited_for_the_attempt(
         **done.counts,
     }
     assert aggregation.summary_line() == "day:2026-10-01: 3 plays, 7 rows, 2 quarantined"
+
+
+class Ticking:
+    """A clock that moves 5 s each time it is read: every step takes 5 s."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 5
+        return self.now
+
+
+def test_each_step_and_the_periods_done_are_logged_with_time_and_rate(
+    warehouse, tmp_path, caplog
+) -> None:
+    with warehouse.begin() as connection:
+        _plant(connection)
+    caplog.set_level(logging.INFO, logger="spotify_agent.analytics.streaming_aggregation")
+
+    aggregate_listening(
+        warehouse, NOW, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW, every_s=0,
+        clock=Ticking(),
+    )  # fmt: skip
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "aggregating day:2026-10-01: starting, 1 periods",
+        # the extract holds every play of the day, the bad ones too
+        "day:2026-10-01: extracted 5 plays in 5 s, 1.0 plays/s",
+        "day:2026-10-01: aggregated 5 plays in 5 s, 1.0 plays/s",
+        "aggregating day:2026-10-01: 1 of 1 periods (100%), 3.0 periods/min, about 0 s left",
+        "aggregating day:2026-10-01: done, 1 periods in 25 s, 2.4 periods/min",
+    ]
 
 
 def test_a_re_run_writes_the_same_rows_and_sets_aside_nothing_twice(warehouse, tmp_path) -> None:

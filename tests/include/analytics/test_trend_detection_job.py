@@ -11,6 +11,7 @@ from sqlalchemy import select
 from spotify_agent.analytics.confs import TrendDetectionConf
 from spotify_agent.analytics.trend_detection import detect_listening_trends
 from spotify_agent.core.audit import Attempt
+from spotify_agent.core.progress import round_significant
 from spotify_agent.warehouse.schema import audit_log, listening_trends
 from tests.include.analytics.trend_history import DAY, DAYS, FALLING, NEW, RISING, plant_aggregates
 
@@ -57,6 +58,11 @@ def test_planted_trends_are_stored_and_audited_for_the_attempt(warehouse) -> Non
     assert summary["days"] == [DAY.isoformat()] and summary["significant"] == 3
     scores = [t["score"] for t in summary["top"]]
     assert scores == sorted(scores, reverse=True)
+    # The event's figures keep 4 significant digits; the stored rows keep them whole.
+    for trend in summary["top"]:
+        row = stored[trend["entity_id"]]
+        for name in ("score", "robust_z", "wow_growth"):
+            assert trend[name] == (None if row[name] is None else round_significant(row[name]))
     assert found[0].summary_line() == f"{DAY}: 3 trends, 3 significant"
 
 

@@ -76,3 +76,16 @@ def test_results_keep_four_significant_digits_and_leave_the_rest_alone() -> None
     }
     assert round_significant(410_000.33) == 410_000
     assert round_significant(float("nan")) != round_significant(float("nan"))  # NaN stays NaN
+
+
+@pytest.mark.parametrize(
+    ("done", "seconds", "shown"),
+    [(12, 4, "3.0 fits/s"), (3, 40, "4.5 fits/min"), (1, 600, "6.0 fits/h")],
+)
+def test_a_slow_job_states_its_rate_per_minute_or_hour_never_as_zero(done, seconds, shown) -> None:
+    clock = Clock()
+    progress = Progress("training", 8, unit="fits", clock=clock)
+    clock.now += seconds
+    progress.advance(done)
+
+    assert shown in progress.line()

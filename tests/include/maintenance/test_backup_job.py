@@ -6,6 +6,7 @@ the policy no longer keeps, dump and manifest, and a second pass deletes nothing
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from upath import UPath
 
 from spotify_agent.core.audit import Attempt
 from spotify_agent.core.errors import PermanentFailure
+from spotify_agent.core.numbers import size_text
+from spotify_agent.maintenance.backup import mebibytes
 from spotify_agent.maintenance.backup_job import (
     SuspectBackup,
     apply_backup_retention,
@@ -30,7 +33,7 @@ ATTEMPT = Attempt("backup", "scheduled__backup-job", "bc" * 16, task_id="back_up
 DAY = date(2026, 11, 25)
 
 
-def _back_up(warehouse, database_url: str, objects, day: date = DAY, **conf):
+def _back_up(warehouse, database_url: str, objects, day: date = DAY, every_s=30.0, **conf):
     return back_up_database(
         warehouse,
         make_url(database_url),
@@ -40,6 +43,7 @@ def _back_up(warehouse, database_url: str, objects, day: date = DAY, **conf):
         conf=BackupConf(**conf),
         attempt=ATTEMPT,
         now=NOW,
+        every_s=every_s,
     )
 
 
@@ -93,6 +97,36 @@ def test_a_backup_is_stored_verified_recorded_and_audited_for_the_attempt(
     assert _recorded(warehouse) == [(DAY, "verified")]
 
 
+def test_each_step_of_a_backup_logs_its_progress_and_the_run_one_line(
+    warehouse, database_url, tmp_path: Path, caplog
+) -> None:
+    objects = UPath(str(tmp_path / "objects"))
+    _fill(warehouse)
+    caplog.set_level(logging.INFO, logger="spotify_agent.maintenance.backup_job")
+
+    outcome = _back_up(warehouse, database_url, objects, every_s=0)
+
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("warehouse")]
+    key, record = outcome.record.object_key, outcome.record
+    tables, mib = len(record.tables), mebibytes(record.size_bytes)
+    starts = [line for line in lines if line.endswith(("tables", "MiB")) and "starting" in line]
+    assert starts == [
+        f"warehouse backup: checksumming the source's tables: starting, {tables} tables",
+        f"warehouse backup: uploading {key}: starting, {mib} MiB",
+        f"warehouse backup: downloading it back to verify: starting, {mib} MiB",
+        f"warehouse backup: checksumming the restored tables: starting, {tables} tables",
+    ]
+    assert f"warehouse backup: checksumming the source's tables: 1 of {tables} tables (" in (
+        "\n".join(lines)
+    )
+    assert any(line.startswith(f"warehouse backup: uploading {key}: done, {mib} MiB in ")
+               for line in lines)  # fmt: skip
+    assert outcome.summary_line() == (
+        f"warehouse backup of {DAY} verified: {size_text(record.size_bytes)}, 530 rows of data "
+        f"in {tables} tables ({key})"
+    )
+
+
 def test_an_empty_warehouse_fails_at_once_after_its_backup_is_recorded(
     warehouse, database_url, tmp_path: Path
 ) -> None:
@@ -137,6 +171,10 @@ def test_retention_deletes_what_the_policy_no_longer_keeps_and_only_once(
     )
 
     assert retention.as_result() == {"kept": 1, "deleted": 2}
+    assert retention.summary_line() == (
+        f"warehouse retention: 1 backups kept, 2 deleted ({days[0]}, {days[1]}); "
+        "airflow_metadata retention: 0 backups kept, 0 deleted"
+    )
     assert [(each.database, each.deleted) for each in retention.databases] == [
         ("warehouse", tuple(days[:2])),
         ("airflow_metadata", ()),

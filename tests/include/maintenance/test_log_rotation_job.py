@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from spotify_agent.core.audit import Attempt
+from spotify_agent.core.numbers import size_text
 from spotify_agent.maintenance.confs import LogRotationConf
 from spotify_agent.maintenance.log_rotation import rotate_task_logs
 from spotify_agent.warehouse.schema import audit_log
@@ -62,7 +63,11 @@ def test_old_logs_are_archived_and_audited_and_a_re_run_does_nothing(warehouse, 
     )
     assert (audit["task_id"], audit["try_number"], audit["trace_id"]) == ("rotate", 1, "ef" * 16)
     assert audit["counts"] == rotated.counts
-    assert rotated.summary_line() == f"log rotation under {root}: {rotated.counts}"
+    assert rotated.summary_line() == (
+        f"log rotation under {root}: 1 logs compressed, 1 uploaded, "
+        f"{rotated.counts['deleted_local']} deleted locally, "
+        f"{size_text(rotated.counts['bytes_freed'])} freed"
+    )
 
     again = rotate_task_logs(warehouse, root, objects, LogRotationConf(), ATTEMPT, now=NOW)
 

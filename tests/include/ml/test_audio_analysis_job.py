@@ -6,6 +6,7 @@ after the rest is written."""
 from __future__ import annotations
 
 import io
+import logging
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +17,11 @@ from sqlalchemy import select
 from upath import UPath
 
 from spotify_agent.core.audit import Attempt
+from spotify_agent.core.numbers import format_number
+from spotify_agent.core.progress import round_significant
 from spotify_agent.core.quarantine import decode_payload
 from spotify_agent.ml.audio.analysis import (
+    AnalysedBatch,
     UnreadableAudio,
     analyse_audio_batch,
     plan_audio_batches,
@@ -78,7 +82,7 @@ def _quarantined(engine) -> dict[str, str]:
 
 
 def test_a_planned_batch_is_analysed_written_and_audited_for_the_attempt(
-    warehouse, objects
+    warehouse, objects, caplog
 ) -> None:
     planned = plan_audio_batches(warehouse, objects, AudioAnalysisConf())
 
@@ -87,7 +91,8 @@ def test_a_planned_batch_is_analysed_written_and_audited_for_the_attempt(
     assert [item["key"] for item in batch] == [f"audio/{GOOD}.flac", "audio/liner notes.txt"]
     assert [fallback["key"] for fallback in batch[0]["fallbacks"]] == [f"audio/{GOOD}.wav"]
 
-    analysed = analyse_audio_batch(warehouse, objects, batch, ATTEMPT, now=NOW)
+    caplog.set_level(logging.INFO, logger="spotify_agent.ml.audio.analysis")
+    analysed = analyse_audio_batch(warehouse, objects, batch, ATTEMPT, now=NOW, every_s=0)
 
     assert _features(warehouse) == {GOOD: f"audio/{GOOD}.wav"}
     assert _quarantined(warehouse) == {
@@ -109,6 +114,35 @@ def test_a_planned_batch_is_analysed_written_and_audited_for_the_attempt(
     assert audit["entity_key"] == f"audio/{GOOD}.flac +1"
     # The next run knows the FLAC and the notes are bad and the WAV done.
     assert plan_audio_batches(warehouse, objects, AudioAnalysisConf()).batches == ()
+    # How far it is, file by file (every_s=0), then one line of what it did and how fast.
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("analysing")]
+    name = f"analysing audio/{GOOD}.flac +1"
+    assert progress[0] == f"{name}: starting, 2 files"
+    assert progress[1].startswith(f"{name}: 1 of 2 files (50%)")
+    assert progress[2].startswith(f"{name}: 2 of 2 files (100%)")
+    assert progress[3].startswith(f"{name}: done, 2 files in ")
+    line = analysed.summary_line()
+    assert line.startswith(
+        f"{extractor_version()}: analysed 2 files: 1 feature rows written, "
+        "2 quarantined (1 not a track id, 1 undecodable); 6 s of audio in "
+    )
+    # The factor is the one measured: seconds of audio per second of wall time.
+    factor = analysed.real_time_factor
+    assert factor == pytest.approx(analysed.audio_seconds / analysed.seconds)
+    assert f", {format_number(round_significant(factor, 3))}x real time" in line
+
+
+def test_the_log_states_the_real_time_factor_it_measured() -> None:
+    counts = {"tracks": 60, "rows_written": 60, "audio_seconds": 1807, "quarantined": 0,
+              "features_withdrawn": 0, "vanished": 0, "unreadable": 0}  # fmt: skip
+    # 1,807 s of audio in 6 s is 301x, not "3x"; librosa's first use is stated apart.
+    batch = AnalysedBatch("af1", counts, 1807.2, 6.0, first_use_seconds=3.4)
+
+    assert batch.summary_line() == (
+        "af1: analysed 60 files: 60 feature rows written; 1,807 s of audio in 6 s, "
+        "301x real time (librosa's first use took 3.4 s more, left out)"
+    )
+    assert AnalysedBatch("af1", counts, 0.0, 0.5).speed() == "0 s of audio in 0.5 s"
 
 
 def test_past_max_tracks_the_rest_waits_for_the_next_run(warehouse, objects) -> None:

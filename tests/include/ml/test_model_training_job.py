@@ -5,12 +5,14 @@ is refused naming what falls short; a tampered production model is named, not ju
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 
 from spotify_agent.core.audit import Attempt
+from spotify_agent.core.progress import round_significant
 from spotify_agent.ml.confs import ModelTrainingConf
 from spotify_agent.ml.model_training import (
     ALREADY_JUDGED,
@@ -49,8 +51,16 @@ def _audits(engine, action: str) -> list[dict]:
         return [dict(row) for row in rows]
 
 
-def _train(engine, root, conf=CONF):
-    return train_recommenders(engine, NOW, conf, ATTEMPT, models=root, now=NOW)
+def _train(engine, root, conf=CONF, **kwargs):
+    return train_recommenders(engine, NOW, conf, ATTEMPT, models=root, now=NOW, **kwargs)
+
+
+def _floats(value):
+    if isinstance(value, float):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _floats(item)
 
 
 def test_the_candidates_are_registered_with_their_files_and_the_best_serves(
@@ -161,3 +171,50 @@ def test_only_a_run_that_trained_has_gauges(field: str) -> None:
     run = TrainingRun({}, "d" * 64, "run-x", candidates={"ease": {"ndcg": 0.5}})
     assert run.ndcg_gauges() == {"ease_ndcg_pct": 50.0}
     assert TrainingRun({}, "d", "r", **{field: "why"}).ndcg_gauges() == {}
+
+
+def test_training_logs_its_fits_as_it_goes_and_returns_rounded_figures(
+    warehouse, tmp_path, caplog
+) -> None:
+    _plant(warehouse)
+    caplog.set_level(logging.INFO, logger="spotify_agent.ml.model_training")
+
+    run = _train(warehouse, tmp_path, every_s=0)
+
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("training")]
+    name = "training recommenders on 2026-10-03 to 2026-11-01"
+    # ours, ALS for each of 3 alphas, the popular list; then the three refitted on the window
+    assert lines[0] == f"{name}: starting, 8 fits"
+    assert [line.split(" (")[0] for line in lines[1:-1]] == [
+        f"{name}: {n} of 8 fits" for n in range(1, 9)
+    ]
+    assert "(50%)" in lines[4] and "left" in lines[4]
+    assert lines[-1].startswith(f"{name}: done, 8 fits in ")
+    assert run.summary_line().startswith(
+        f"registered 3 models trained on 2026-10-03 to 2026-11-01: ease {run.models['ease']} "
+        "NDCG@10 0."
+    )
+    # The result keeps 4 significant digits; the registry keeps the figures whole.
+    result = run.as_dict()
+    figures = list(_floats(result["candidates"]))
+    assert figures and all(value == round_significant(value) for value in figures)
+    ease = result["candidates"]["ease"]["ndcg"]
+    stored = _models(warehouse)[run.models["ease"]]["metrics"]["ndcg"]
+    assert ease == round_significant(stored) and stored == run.candidates["ease"]["ndcg"]
+
+
+def test_the_gate_decides_on_the_registered_figures_not_the_rounded_result(
+    warehouse, tmp_path
+) -> None:
+    _plant(warehouse)
+    run = _train(warehouse, tmp_path)
+    result = run.as_dict()
+    # Whatever the task's result says (rounded, or altered on its way), the registry decides.
+    result["candidates"] = {kind: {**figures, "ndcg": 0.0}
+                            for kind, figures in result["candidates"].items()}  # fmt: skip
+
+    promotion = promote_candidates(warehouse, result, ATTEMPT, now=NOW)
+
+    best = max(_models(warehouse).values(), key=lambda row: row["metrics"]["ndcg"])
+    assert promotion.promoted == best["model_id"]
+    assert f"{best['metrics']['ndcg']:.4f}" in promotion.reason

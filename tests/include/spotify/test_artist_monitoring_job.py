@@ -203,7 +203,10 @@ def test_a_first_day_is_a_baseline_and_the_next_day_finds_the_changes(
         ATTEMPT.trace_id,
     )
     assert audit["counts"] == second.counts
-    assert second.summary_line() == f"batch of 2 artists: {second.counts}"
+    assert (
+        second.summary_line()
+        == "batch of 2 artists: 4 rows written, 2 snapshots, 2 events, 3 releases"
+    )
 
 
 def test_a_re_run_of_a_day_writes_the_same_rows(warehouse, emulator, monkeypatch) -> None:

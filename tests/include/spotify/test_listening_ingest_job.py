@@ -192,7 +192,9 @@ def test_a_users_plays_are_stored_with_their_tracks_and_cursor_and_audited_by_ps
     )
     assert audit["entity_key"] == pseudonymise(user, namespace="user") != user
     assert audit["counts"] == ingested.counts == ingested.as_dict()
-    assert ingested.summary_line() == f"recently played via {CONN}: {ingested.counts}"
+    assert ingested.summary_line() == (
+        f"recently played via {CONN}: 50 rows written, {len(played)} catalogue tracks"
+    )
 
 
 def test_a_re_read_stores_nothing_twice(warehouse, emulator, monkeypatch) -> None:

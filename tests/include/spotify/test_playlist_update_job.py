@@ -111,6 +111,8 @@ def test_a_playlist_becomes_its_track_list_and_a_second_sync_writes_nothing(
     assert first.counts["tracks_added"] == 12 and first.counts["write_calls"] >= 1
     assert first.counts["quarantined"] == 1
     assert first.summary_line().startswith(f"playlist {playlist_id}: applied (")
+    assert "): 12 tracks added, " in first.summary_line()
+    assert ", 1 quarantined" in first.summary_line()
     (item,) = _rows(warehouse, quarantine)
     assert (item["source"], item["field"], item["run_id"]) == (
         "playlist_target",

@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from spotify_agent.core.audit import Attempt, record_write
+from spotify_agent.core.numbers import counted, format_number
+from spotify_agent.core.progress import DEFAULT_EVERY_S, Progress, duration, round_significant
 from spotify_agent.ml.audio.batch import BatchResult, analyse_batch
-from spotify_agent.ml.audio.features import extractor_version
+from spotify_agent.ml.audio.features import extractor_version, warm_up
 from spotify_agent.ml.audio.store import (
     AUDIO_PREFIX,
     AudioObject,
@@ -78,15 +80,46 @@ class AnalysedBatch:
 
     version: str
     counts: dict[str, int]  # as audited, and the task's return value
-    audio_seconds: float
-    seconds: float
+    audio_seconds: float  # of audio analysed (each file's first ten minutes at most)
+    seconds: float  # wall time reading and analysing it, librosa's first use left out
+    first_use_seconds: float = 0.0  # librosa's imports and numba's compiling, once a process
+
+    @property
+    def real_time_factor(self) -> float | None:
+        """Seconds of audio analysed per second of wall time; None when none was analysed."""
+        if self.audio_seconds <= 0 or self.seconds <= 0:
+            return None
+        return self.audio_seconds / self.seconds
 
     def summary_line(self) -> str:
-        speed = self.audio_seconds / self.seconds if self.seconds else 0.0
-        return (
-            f"{self.version}: {self.counts}; {self.audio_seconds:.0f} s of audio in "
-            f"{self.seconds:.1f} s ({speed:.0f}x real time)"
-        )
+        """``af1+librosa0.11.0: analysed 3 files: 1 feature rows written, 2 quarantined (1
+        undecodable, 1 not a track id); 6 s of audio in 0.0342 s, 175x real time``."""
+        counts = self.counts
+        reasons = counted(
+            [(n, key.removeprefix("quarantined_").replace("_", " "))
+             for key, n in counts.items() if key.startswith("quarantined_")],
+            always=0,
+        )  # fmt: skip
+        said = counted(
+            [(counts["rows_written"], "feature rows written"),
+             (counts["quarantined"], f"quarantined ({reasons})" if reasons else "quarantined"),
+             (counts["features_withdrawn"], "earlier rows withdrawn"),
+             (counts["vanished"], "gone since planning"),
+             (counts["unreadable"], "unreadable")]
+        )  # fmt: skip
+        tracks = format_number(counts["tracks"])
+        return f"{self.version}: analysed {tracks} files: {said}; {self.speed()}"
+
+    def speed(self) -> str:
+        """``90 s of audio in 0.391 s, 230x real time``: the factor this batch measured."""
+        factor = self.real_time_factor
+        took = f"{self.seconds:.3g} s" if self.seconds < 60 else duration(self.seconds)
+        said = f"{format_number(round(self.audio_seconds))} s of audio in {took}"
+        if factor is not None:
+            said += f", {format_number(round_significant(factor, 3))}x real time"
+        if self.first_use_seconds >= 0.1:
+            said += f" (librosa's first use took {self.first_use_seconds:.2g} s more, left out)"
+        return said
 
 
 def plan_audio_batches(
@@ -125,10 +158,12 @@ def analyse_audio_batch(
     *,
     version: str | None = None,
     now: datetime | None = None,
+    every_s: float = DEFAULT_EVERY_S,
 ) -> AnalysedBatch:
     """Analyse the ``planned`` batch (``AudioPlan.as_result`` items) read from ``objects`` and
-    write it. Raises :class:`UnreadableAudio` after writing the rest when a file could not be
-    read (not gone: permissions, the store failing), so a retry reads it again."""
+    write it, logging how far it is every ``every_s`` seconds. Raises :class:`UnreadableAudio`
+    after writing the rest when a file could not be read (not gone: permissions, the store
+    failing), so a retry reads it again."""
     # Imported here, not per file: a worker without them fails the task instead of
     # quarantining every file as if the audio were bad.
     import librosa  # noqa: F401
@@ -137,22 +172,28 @@ def analyse_audio_batch(
 
     version = version or extractor_version()
     at = now or datetime.now(UTC)
-    began = time.perf_counter()
+    keys = [item["key"] for item in planned]
     # One thread, as the benchmark measures: a second BLAS thread only slows librosa here, and
     # the mapped batches are the parallelism.
     with threadpool_limits(limits=1):
+        first_use = warm_up()  # before the clock: it is not the analysis's speed
+        began = time.perf_counter()
+        progress = Progress(
+            f"analysing {batch_key(keys)}", len(keys), unit="files", every_s=every_s, logger=log
+        )
         result = analyse_batch(
             [AudioObject.from_dict(item) for item in planned],
             lambda key: (objects / key).read_bytes(),
             version=version,
             run=attempt.run,
             at=at,
+            progress=progress,
         )
-    seconds = time.perf_counter() - began
-    keys = [item["key"] for item in planned]
+        seconds = time.perf_counter() - began
+    progress.finish()
     with engine.begin() as connection:
         counts = _write_batch(connection, keys, result, attempt, version=version, at=at)
-    analysed = AnalysedBatch(version, counts, result.audio_seconds, seconds)
+    analysed = AnalysedBatch(version, counts, result.audio_seconds, seconds, first_use)
     if result.unreadable:
         log.warning("%s", analysed.summary_line())
         raise UnreadableAudio(

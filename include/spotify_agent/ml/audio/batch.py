@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from spotify_agent.core.progress import Progress
 from spotify_agent.core.quarantine import QuarantinedItem, RunRef
 from spotify_agent.ml.audio.features import MAX_BYTES, AudioRejected, analyse, supported_suffixes
 from spotify_agent.ml.audio.store import AudioObject, feature_row, rejected
@@ -41,10 +42,12 @@ def analyse_batch(
     version: str,
     run: RunRef,
     at: datetime,
+    progress: Progress | None = None,
 ) -> BatchResult:
     """Analyse each object; when one is rejected or gone, its track's fallbacks in order, so a
     bad file never hides a good one of the same track. An object that cannot be read (not
-    gone: permissions, the store failing) stops its track and is listed for a retry."""
+    gone: permissions, the store failing) stops its track and is listed for a retry.
+    ``progress`` advances by one per planned object (with its fallbacks)."""
     result = BatchResult()
     suffixes = supported_suffixes()
     for chosen in objects:
@@ -54,6 +57,8 @@ def analyse_batch(
                 "unreadable",
             ):
                 break
+        if progress is not None:
+            progress.advance()
     return result
 
 
