@@ -43,8 +43,9 @@ def test_a_demo_run_s_task_logs_are_shown_by_airflow_s_log_reader(airflow_home, 
     assert all(path.startswith(str(airflow_home.path / "logs")) for path in result["written"])
     rotate, clean = result["shown"]["rotate_task_logs"], result["shown"]["clean_metadata"]
     assert any("log rotation under" in line for line in rotate)
-    assert any("Skipping task" in line for line in clean)
-    # Each task shows its own lines only.
+    # Each task shows its own lines only, from its own start marker on.
+    assert any("[DAG TEST] starting task_id=clean_metadata" in line for line in clean)
+    assert not any("[DAG TEST] starting task_id=rotate_task_logs" in line for line in clean)
     assert not any("log rotation under" in line for line in clean)
 
 

@@ -29,6 +29,10 @@ def test_counts_become_tagged_lines_whose_kind_follows_the_name() -> None:
     # Delimiters of the line format cannot leak in from a tag value.
     (line,) = metric_lines("a", {"n": 1}, {"task": "x|y:z#,w"})
     assert line == "spotify_agent.a.n:1|c|#task:x_y_z__w"
+    # A count named table.column (erasure) stays one name component: the mapping's
+    # spotify_agent.<action>.<count> rules see three components, never four.
+    (line,) = metric_lines("user_erased", {"agg_listeners.user_id": 3}, {})
+    assert line == "spotify_agent.user_erased.agg_listeners_user_id:3|c"
 
 
 def test_many_lines_are_packed_into_datagrams_a_statsd_server_splits() -> None:

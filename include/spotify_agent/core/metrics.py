@@ -41,7 +41,7 @@ def metric_lines(action: str, counts: Mapping[str, float], tags: Mapping[str, st
     for name, value in sorted(counts.items()):
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        line = f"{PREFIX}.{_clean(action)}.{_clean(name)}:{value}|{kind_of(name)}"
+        line = f"{PREFIX}.{_component(action)}.{_component(name)}:{value}|{kind_of(name)}"
         lines.append(f"{line}|#{tag_text}" if tag_text else line)
     return lines
 
@@ -60,6 +60,12 @@ def send_lines(target: StatsdTarget, lines: Iterable[str]) -> int:
         for datagram in datagrams:
             sock.sendto(datagram.encode(), (target.host, target.port))
     return len(datagrams)
+
+
+def _component(text: str) -> str:
+    """One component of a metric name: a count named ``agg_listeners.user_id`` (erasure counts
+    name table and column) must not add a level that ``spotify_agent.<action>.<count>`` lacks."""
+    return _clean(text).replace(".", "_")
 
 
 def _clean(text: str) -> str:
