@@ -17,12 +17,17 @@ from sqlalchemy import select
 from airflow.models.taskinstance import TaskInstance
 from airflow.utils.log.log_reader import TaskLogReader
 from airflow.utils.session import create_session
-from spotify_agent_airflow.commands.demo_logs import write_task_logs
+from spotify_agent_airflow.commands.demo_logs import _run_with_trace_id, write_task_logs
 
 written = write_task_logs("log_rotation", sys.argv[1], open(sys.argv[2]).read())
 shown = {}
 with create_session() as session:
-    for ti in session.scalars(select(TaskInstance).where(TaskInstance.dag_id == "log_rotation")):
+    # This run's tasks only: the session's Airflow home holds other tests' log_rotation runs.
+    run_id = _run_with_trace_id(session, "log_rotation", sys.argv[1])
+    query = select(TaskInstance).where(
+        TaskInstance.dag_id == "log_rotation", TaskInstance.run_id == run_id
+    )
+    for ti in session.scalars(query):
         chunks, _ = TaskLogReader().read_log_chunks(ti, 1, {})
         shown[ti.task_id] = [getattr(c, "event", str(c)) for c in chunks]
 print(json.dumps({"written": [str(p) for p in written], "shown": shown}))
