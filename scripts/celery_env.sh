@@ -14,7 +14,6 @@ export AIRFLOW__CELERY__BROKER_URL="${AIRFLOW__CELERY__BROKER_URL:-redis://127.0
 # (plugins/spotify_agent_airflow/queues.py). health_check asks that each has a worker.
 export CELERY_QUEUES="${CELERY_QUEUES:-default,spotify,ml}"
 # The API server's port and URLs come from scripts/env.sh (AIRFLOW__API__PORT).
-export AIRFLOW_PORT="$AIRFLOW__API__PORT"  # the older name, for scripts that read it
 # Every component signs and checks the tasks' tokens with one secret, made once per home.
 mkdir -p "$AIRFLOW_HOME"
 if [ -z "${AIRFLOW__API_AUTH__JWT_SECRET:-}" ]; then

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -109,7 +109,7 @@ class ArtistDigest:
     lines: int
 
     def as_result(self) -> dict[str, Any]:
-        return {"week": self.week, "object_key": self.object_key, "lines": self.lines}
+        return asdict(self)
 
     def summary_line(self) -> str:
         return f"artist digest {self.week}: {self.lines} lines -> {self.object_key}"
@@ -122,11 +122,7 @@ class PublishedDescriptions:
     awaiting_review: int
 
     def as_result(self) -> dict[str, int]:
-        return {
-            "published": self.published,
-            "write_calls": self.write_calls,
-            "awaiting_review": self.awaiting_review,
-        }
+        return asdict(self)
 
     def summary_line(self) -> str:
         return f"published {format_number(self.published)} descriptions: " + counts_text(
