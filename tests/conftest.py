@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -331,3 +332,15 @@ def make_airflow_home(root: Path) -> AirflowHome:
             f"{' '.join(step)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         )
     return ah
+
+
+def table_rows(engine: Any, table: Any, **where: object) -> list[dict[str, Any]]:
+    """Every row of ``table`` (equal to ``where``, column by column), in primary-key order."""
+    from sqlalchemy import select
+
+    query = select(table)
+    for column, value in where.items():
+        query = query.where(table.c[column] == value)
+    with engine.connect() as connection:
+        rows = connection.execute(query.order_by(*table.primary_key.columns)).mappings()
+        return [dict(row) for row in rows]

@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from spotify_agent.core.audit import Attempt
 from spotify_agent.core.errors import PermanentFailure
@@ -23,6 +22,7 @@ from spotify_emulator.catalog import Catalog
 from spotify_emulator.config import CatalogSpec
 from spotify_emulator.fixtures import load_fixture
 from spotify_emulator.testing import EmulatorHandle, run_emulator
+from tests.conftest import table_rows
 from tests.include.spotify_emulator.spotipy_client import user_client
 
 ATTEMPT = Attempt(
@@ -133,15 +133,6 @@ def _calls(emulator: EmulatorHandle, *routes: str) -> int:
     return sum(sum(by_route.get(route, {}).values()) for route in routes)
 
 
-def _rows(engine, table, **where: object) -> list[dict[str, Any]]:
-    query = select(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    with engine.connect() as connection:
-        rows = connection.execute(query.order_by(*table.primary_key.columns)).mappings()
-        return [dict(row) for row in rows]
-
-
 def test_the_watch_list_is_planned_in_fixed_batches_and_its_additions_audited(
     warehouse, monkeypatch
 ) -> None:
@@ -154,7 +145,7 @@ def test_the_watch_list_is_planned_in_fixed_batches_and_its_additions_audited(
             warehouse, ArtistMonitoringConf(add_artist_ids=list(reversed(ids))), ATTEMPT, now=NOW
         )
         again = plan_artist_batches(warehouse, CONF, ATTEMPT, now=NOW)
-        (audit,) = _rows(warehouse, audit_log)
+        (audit,) = table_rows(warehouse, audit_log)
         snapshot = _snapshot(
             warehouse, _user_client(emulator, monkeypatch), DAY1, planned.batches[0]
         )
@@ -181,8 +172,8 @@ def test_a_first_day_is_a_baseline_and_the_next_day_finds_the_changes(
     second = _snapshot_day_two(warehouse, monkeypatch, calls=CallStats())
 
     assert first.counts["snapshots"] == 2 and first.counts["events"] == 0
-    assert _rows(warehouse, artist_events, snapshot_date=DAY1) == []
-    events = _rows(warehouse, artist_events, snapshot_date=DAY2)
+    assert table_rows(warehouse, artist_events, snapshot_date=DAY1) == []
+    events = table_rows(warehouse, artist_events, snapshot_date=DAY2)
     assert {(e["event_type"], e["artist_id"], e["subject"]) for e in events} == {
         ("new_release", STEADY, NEW_ALBUM),
         ("followers_jump", GROWING, "followers"),
@@ -196,7 +187,7 @@ def test_a_first_day_is_a_baseline_and_the_next_day_finds_the_changes(
         "releases": 3,
         **CallStats().summary(),
     }
-    audit = _rows(warehouse, audit_log)[-1]
+    audit = table_rows(warehouse, audit_log)[-1]
     assert (audit["action"], audit["entity_key"], audit["trace_id"]) == (
         "artist_snapshots_written",
         f"{STEADY}..{GROWING}",
@@ -214,12 +205,12 @@ def test_a_re_run_of_a_day_writes_the_same_rows(warehouse, emulator, monkeypatch
     with run_emulator(catalog=DAY_TWO) as day_two:
         client = _user_client(day_two, monkeypatch)
         first = _snapshot(warehouse, client, DAY2)
-        rows = _rows(warehouse, artist_snapshots), _rows(warehouse, artist_events)
+        rows = table_rows(warehouse, artist_snapshots), table_rows(warehouse, artist_events)
 
         again = _snapshot(warehouse, client, DAY2)
 
     assert len(rows[1]) == 2  # the re-run has events to write again, not only snapshots
-    assert (_rows(warehouse, artist_snapshots), _rows(warehouse, artist_events)) == rows
+    assert (table_rows(warehouse, artist_snapshots), table_rows(warehouse, artist_events)) == rows
     assert again.counts == first.counts
 
 
@@ -237,8 +228,8 @@ def test_a_damaged_profile_is_quarantined_naming_the_field_and_the_rest_stored(
     assert _calls(emulator, "GET /v1/artists") == 1
     assert _calls(emulator, "GET /v1/artists/{artist_id}") == 2
     assert _calls(emulator, ALBUMS_ROUTE) == 1
-    assert [row["artist_id"] for row in _rows(warehouse, artist_snapshots)] == [STEADY]
-    (item,) = _rows(warehouse, quarantine)
+    assert [row["artist_id"] for row in table_rows(warehouse, artist_snapshots)] == [STEADY]
+    (item,) = table_rows(warehouse, quarantine)
     assert (item["source"], item["field"], item["run_id"]) == (
         "spotify:artist",
         "id",
@@ -246,7 +237,7 @@ def test_a_damaged_profile_is_quarantined_naming_the_field_and_the_rest_stored(
     )
     # Read three times (a damaged answer is usually transient): each reading counted, kept once.
     assert snapshot.counts["quarantined"] == 3
-    assert _rows(warehouse, audit_log)[-1]["counts"] == snapshot.counts
+    assert table_rows(warehouse, audit_log)[-1]["counts"] == snapshot.counts
 
 
 def test_an_incomplete_release_listing_is_not_snapshotted_and_left_for_a_retry(
@@ -262,9 +253,11 @@ def test_an_incomplete_release_listing_is_not_snapshotted_and_left_for_a_retry(
     assert _calls(emulator, ALBUMS_ROUTE) == 4  # STEADY once, GROWING three times
     assert snapshot.incomplete == (GROWING,)
     assert snapshot.incomplete_line() == f"1 artists had no complete release listing: {GROWING}"
-    assert [row["artist_id"] for row in _rows(warehouse, artist_snapshots)] == [STEADY]
+    assert [row["artist_id"] for row in table_rows(warehouse, artist_snapshots)] == [STEADY]
     assert snapshot.counts["quarantined"] >= 1
-    left = [row for row in _rows(warehouse, quarantine) if row["source"] == "spotify:artist_albums"]
+    left = [
+        row for row in table_rows(warehouse, quarantine) if row["source"] == "spotify:artist_albums"
+    ]
     assert any(GROWING in row["payload"] and "no complete listing" in row["reason"] for row in left)
 
 
@@ -278,6 +271,6 @@ def test_refused_credentials_fail_naming_the_connection_and_write_nothing(
         _snapshot(warehouse, client, DAY1)
 
     assert _calls(emulator, *ARTIST_ROUTES, ALBUMS_ROUTE) == 0  # refused at the login
-    assert _rows(warehouse, artist_snapshots) == []
-    assert _rows(warehouse, quarantine) == []
-    assert _rows(warehouse, audit_log) == []
+    assert table_rows(warehouse, artist_snapshots) == []
+    assert table_rows(warehouse, quarantine) == []
+    assert table_rows(warehouse, audit_log) == []

@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from upath import UPath
 
 from spotify_agent.core.audit import Attempt, pseudonymise
@@ -44,6 +44,7 @@ from spotify_agent.warehouse.schema import (
 )
 from spotify_emulator.config import CatalogSpec
 from spotify_emulator.testing import EmulatorHandle, run_emulator
+from tests.conftest import table_rows
 from tests.include.spotify_emulator.spotipy_client import user_client
 
 ATTEMPT = Attempt(
@@ -135,15 +136,6 @@ def _erase(warehouse, user_id: str) -> None:
         )
 
 
-def _rows(engine, table, **where: object) -> list[dict[str, Any]]:
-    query = select(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    with engine.connect() as connection:
-        rows = connection.execute(query.order_by(*table.primary_key.columns)).mappings()
-        return [dict(row) for row in rows]
-
-
 def _calls(emulator: EmulatorHandle, route: str) -> int:
     return sum(emulator.stats()["by_route"].get(route, {}).values())
 
@@ -158,7 +150,7 @@ def test_a_users_plays_are_stored_with_their_tracks_and_cursor_and_audited_by_ps
 
     ingested = _recently_played(warehouse, _client(emulator, monkeypatch))
 
-    events = _rows(warehouse, listening_events, user_id=user)
+    events = table_rows(warehouse, listening_events, user_id=user)
     # Spotify keeps the latest 50 plays; the first read takes all of them.
     assert len(events) == 50
     assert {(e["source"], e["run_id"]) for e in events} == {
@@ -166,10 +158,12 @@ def test_a_users_plays_are_stored_with_their_tracks_and_cursor_and_audited_by_ps
     }
     assert {e["ms_played"] for e in events} == {None}  # Spotify does not say how long
     played = {e["track_id"] for e in events}
-    catalogue = {row["track_id"]: row["artist_id"] for row in _rows(warehouse, catalogue_tracks)}
+    catalogue = {
+        row["track_id"]: row["artist_id"] for row in table_rows(warehouse, catalogue_tracks)
+    }
     assert set(catalogue) == played
     assert all(catalogue[t] == emulator.catalog.tracks[t].artist_ids[0] for t in played)
-    (cursor,) = _rows(warehouse, listening_cursors)
+    (cursor,) = table_rows(warehouse, listening_cursors)
     newest = max(play.played_at_ms for play in emulator.catalog.plays[user])
     assert (cursor["user_id"], cursor["spotify_conn_id"], cursor["after_ms"]) == (
         user,
@@ -183,7 +177,7 @@ def test_a_users_plays_are_stored_with_their_tracks_and_cursor_and_audited_by_ps
         "quarantined": 0,
         "catalogue_tracks": len(played),
     }
-    (audit,) = _rows(warehouse, audit_log)
+    (audit,) = table_rows(warehouse, audit_log)
     assert (audit["action"], audit["entity_type"], audit["run_id"], audit["trace_id"]) == (
         "listening_ingested",
         "user",
@@ -200,7 +194,10 @@ def test_a_users_plays_are_stored_with_their_tracks_and_cursor_and_audited_by_ps
 def test_a_re_read_stores_nothing_twice(warehouse, emulator, monkeypatch) -> None:
     client = _client(emulator, monkeypatch)
     _recently_played(warehouse, client)
-    stored, cursor = _rows(warehouse, listening_events), _rows(warehouse, listening_cursors)
+    stored, cursor = (
+        table_rows(warehouse, listening_events),
+        table_rows(warehouse, listening_cursors),
+    )
 
     again = _recently_played(warehouse, client)
     with warehouse.begin() as connection:  # a lost cursor: every play comes back
@@ -210,8 +207,8 @@ def test_a_re_read_stores_nothing_twice(warehouse, emulator, monkeypatch) -> Non
     # Nothing played since the cursor; then the same 50 plays, each already stored.
     assert (again.counts["rows_written"], again.counts["duplicates"]) == (0, 0)
     assert (without_cursor.counts["rows_written"], without_cursor.counts["duplicates"]) == (0, 50)
-    assert _rows(warehouse, listening_events) == stored
-    assert _rows(warehouse, listening_cursors) == cursor
+    assert table_rows(warehouse, listening_events) == stored
+    assert table_rows(warehouse, listening_cursors) == cursor
 
 
 def test_a_damaged_play_is_quarantined_naming_the_user_and_the_rest_stored(
@@ -224,8 +221,8 @@ def test_a_damaged_play_is_quarantined_naming_the_user_and_the_rest_stored(
 
     user = emulator.user_id
     assert emulator.stats()["faults"] == {"missing_fields": 1}
-    assert len(_rows(warehouse, listening_events, user_id=user)) == 49
-    (item,) = _rows(warehouse, quarantine)
+    assert len(table_rows(warehouse, listening_events, user_id=user)) == 49
+    (item,) = table_rows(warehouse, quarantine)
     assert (item["source"], item["field"], item["user_id"], item["run_id"]) == (
         f"spotify:recently_played:{user}",
         "track",
@@ -234,7 +231,7 @@ def test_a_damaged_play_is_quarantined_naming_the_user_and_the_rest_stored(
     )
     assert item["reason"].startswith("track.id: Field required")
     assert (ingested.counts["rows_written"], ingested.counts["quarantined"]) == (49, 1)
-    assert _rows(warehouse, audit_log)[-1]["counts"] == ingested.counts
+    assert table_rows(warehouse, audit_log)[-1]["counts"] == ingested.counts
 
 
 def test_an_erased_users_account_is_not_read_and_nothing_of_theirs_is_kept(
@@ -251,7 +248,7 @@ def test_an_erased_users_account_is_not_read_and_nothing_of_theirs_is_kept(
     assert _calls(emulator, RECENTLY_PLAYED) == 0
     # Not even a cursor: the row would hold the id again.
     for table in (listening_events, listening_cursors, catalogue_tracks, quarantine, audit_log):
-        assert _rows(warehouse, table) == [], table.name
+        assert table_rows(warehouse, table) == [], table.name
 
 
 # -- landed files -------------------------------------------------------------------------------
@@ -276,7 +273,7 @@ def test_landed_event_files_are_listed_until_read_and_again_when_changed(
     assert listed.summary_line() == "3 landed files to read"
     assert after.keys == []
     assert changed.keys == [jsonl]
-    assert len(_rows(warehouse, listening_events)) == 3
+    assert len(table_rows(warehouse, listening_events)) == 3
 
 
 def test_a_run_reads_at_most_its_limit_oldest_name_first(warehouse, objects) -> None:
@@ -313,7 +310,7 @@ def test_a_landed_file_stores_its_events_once_and_quarantines_bad_lines_by_line(
         "quarantined": 2,
         "erased_user_rows_dropped": 0,
     }
-    bad = [(row["source"], row["field"]) for row in _rows(warehouse, quarantine)]
+    bad = [(row["source"], row["field"]) for row in table_rows(warehouse, quarantine)]
     assert sorted(item for item in bad if item[0].startswith(f"{key}:")) == [
         (f"{key}:3", "track_id"),
         (f"{key}:4", None),
@@ -321,12 +318,12 @@ def test_a_landed_file_stores_its_events_once_and_quarantines_bad_lines_by_line(
     assert (second.counts["rows_written"], second.counts["duplicates"]) == (1, 1)
     assert (again.outcome, again.counts) == ("skipped", {"rows_written": 0, "skipped_files": 1})
     assert (copy.counts["rows_written"], copy.counts["duplicates"]) == (0, 2)
-    assert len(_rows(warehouse, listening_events)) == 3
-    recorded = _rows(warehouse, ingested_files, object_key=key)
+    assert len(table_rows(warehouse, listening_events)) == 3
+    recorded = table_rows(warehouse, ingested_files, object_key=key)
     assert [
         (r["sha256"], r["size_bytes"], r["events"], r["quarantined"], r["run_id"]) for r in recorded
     ] == [(hashlib.sha256(data).hexdigest(), len(data), 2, 2, ATTEMPT.run_id)]
-    audits = _rows(warehouse, audit_log, action="listening_file_ingested")
+    audits = table_rows(warehouse, audit_log, action="listening_file_ingested")
     assert {row["entity_key"]: row["counts"] for row in audits} == {
         key: first.counts,
         parquet: second.counts,
@@ -351,8 +348,8 @@ def test_a_link_is_refused_unread_and_recorded_once(warehouse, objects, tmp_path
         "refused",
         {"rows_written": 0, "refused_files": 1, "quarantined": 1},
     )
-    assert _rows(warehouse, listening_events) == []
-    item = _rows(warehouse, quarantine, source=link)[0]
+    assert table_rows(warehouse, listening_events) == []
+    item = table_rows(warehouse, quarantine, source=link)[0]
     assert (item["field"], item["reason"], json.loads(item["payload"])) == (
         "object_key",
         "a symbolic link, not a file: not read",
@@ -360,11 +357,11 @@ def test_a_link_is_refused_unread_and_recorded_once(warehouse, objects, tmp_path
     )
     assert relisted.keys == []
     assert escaping.outcome == "refused"
-    reasons = {row["source"]: row["reason"] for row in _rows(warehouse, quarantine)}
+    reasons = {row["source"]: row["reason"] for row in table_rows(warehouse, quarantine)}
     assert reasons["landing/listening/../secrets.jsonl"] == (
         "the key is not a plain path under landing/listening/: not read"
     )
-    audits = _rows(warehouse, audit_log, action="listening_file_refused")
+    audits = table_rows(warehouse, audit_log, action="listening_file_refused")
     assert {row["entity_key"]: row["counts"] for row in audits}[link] == refused.counts
 
 
@@ -376,7 +373,7 @@ def test_a_file_gone_since_it_was_listed_is_skipped(warehouse, objects) -> None:
     gone = _ingest(warehouse, objects, listed)
 
     assert (gone.outcome, gone.counts) == ("skipped", {"rows_written": 0, "skipped_files": 1})
-    assert _rows(warehouse, ingested_files) == [] and _rows(warehouse, audit_log) == []
+    assert table_rows(warehouse, ingested_files) == [] and table_rows(warehouse, audit_log) == []
 
 
 def test_an_erased_users_rows_are_dropped_and_the_file_rewritten_without_them(
@@ -404,11 +401,11 @@ def test_an_erased_users_rows_are_dropped_and_the_file_rewritten_without_them(
         "quarantined": 0,  # the broken line names the erased user: dropped, not kept
         "erased_user_rows_dropped": 3,
     }
-    assert [row["user_id"] for row in _rows(warehouse, listening_events)] == [KEPT]
-    assert _rows(warehouse, quarantine) == []
+    assert [row["user_id"] for row in table_rows(warehouse, listening_events)] == [KEPT]
+    assert table_rows(warehouse, quarantine) == []
     rewritten = (objects / mixed).read_bytes()
     assert rewritten == _jsonl(_event(KEPT, 2))
-    (record,) = _rows(warehouse, ingested_files, object_key=mixed)
+    (record,) = table_rows(warehouse, ingested_files, object_key=mixed)
     assert (record["sha256"], record["size_bytes"]) == (
         hashlib.sha256(rewritten).hexdigest(),
         len(rewritten),
@@ -416,7 +413,7 @@ def test_an_erased_users_rows_are_dropped_and_the_file_rewritten_without_them(
     # A file left empty is deleted; its record says what was read.
     assert emptied.counts["erased_user_rows_dropped"] == 1
     assert not (objects / only_gone).exists()
-    (record,) = _rows(warehouse, ingested_files, object_key=only_gone)
+    (record,) = table_rows(warehouse, ingested_files, object_key=only_gone)
     assert (record["size_bytes"], record["events"]) == (0, 0)
     # Recorded as rewritten: not listed again.
     assert list_landing_files(warehouse, objects).keys == []
@@ -437,9 +434,9 @@ def test_a_missing_erasure_key_stops_the_ingest_before_anything_is_stored(
         _ingest(warehouse, objects, new, guard=keyless)
 
     assert skipped.outcome == "skipped"
-    assert len(_rows(warehouse, listening_events)) == 1
-    assert _rows(warehouse, ingested_files, object_key=new) == []
-    assert [row["entity_key"] for row in _rows(warehouse, audit_log)] == [read]
+    assert len(table_rows(warehouse, listening_events)) == 1
+    assert table_rows(warehouse, ingested_files, object_key=new) == []
+    assert [row["entity_key"] for row in table_rows(warehouse, audit_log)] == [read]
 
 
 def test_a_bad_record_over_64_kib_is_kept_in_the_object_store(warehouse, objects) -> None:
@@ -449,7 +446,7 @@ def test_a_bad_record_over_64_kib_is_kept_in_the_object_store(warehouse, objects
     ingested = _ingest(warehouse, objects, key)
 
     assert (ingested.counts["rows_written"], ingested.counts["quarantined"]) == (1, 1)
-    (item,) = _rows(warehouse, quarantine)
+    (item,) = table_rows(warehouse, quarantine)
     assert (item["source"], item["field"], item["user_id"]) == (f"{key}:1", "context_uri", KEPT)
     assert item["payload_object_key"].startswith("quarantine/")
     stored = (objects / item["payload_object_key"]).read_bytes()
