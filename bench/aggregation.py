@@ -18,14 +18,13 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from verdicts import exit_code, ratio_verdict
+from verdicts import exit_code, measure_in_fresh_process, ratio_verdict
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT_DIR / "include"), str(PROJECT_DIR / "plugins")]
@@ -81,18 +80,6 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / unit
 
 
-def measure(engine: str, folder: Path, out: Path) -> dict[str, float]:
-    answer = subprocess.run(
-        [sys.executable, __file__, "--run-one", engine, str(folder), str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if answer.returncode != 0:
-        raise SystemExit(f"{engine} failed:\n{answer.stderr[-3000:]}")
-    return dict(json.loads(answer.stdout.strip().splitlines()[-1]))
-
-
 def same_tables(a: Path, b: Path) -> bool:
     import pyarrow.parquet as pq
 
@@ -124,7 +111,9 @@ def main() -> int:
         runs: dict[str, list[dict[str, float]]] = {engine: [] for engine in engines}
         for _ in range(repeats):  # interleaved, so machine noise hits every engine alike
             for engine in engines:
-                runs[engine].append(measure(engine, root / "data", root / engine))
+                runs[engine].append(
+                    measure_in_fresh_process(__file__, engine, root / "data", root / engine)
+                )
         equal = {engine: same_tables(root / "ours", root / engine) for engine in engines[1:]}
 
     events = size["events"]

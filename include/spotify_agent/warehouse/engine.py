@@ -90,3 +90,13 @@ def url_from_connection(
             query=query,
         )
     raise ValueError(f"warehouse connections must be 'sqlite' or 'postgres', not {conn_type!r}")
+
+
+def libpq_uri(url: str | URL) -> str:
+    """The libpq connection URI of a PostgreSQL SQLAlchemy URL, for clients that speak libpq
+    themselves (the ADBC driver): the same host, login and database, its query parameters
+    (``sslmode`` and the like) kept, and the connect timeout :func:`make_engine` sets."""
+    url = make_url(url)
+    query = dict(url.query)
+    query.setdefault("connect_timeout", str(POSTGRES_CONNECT_TIMEOUT_S))
+    return url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
