@@ -1,12 +1,14 @@
 """
 ### reporting
 
-The daily and weekly listening report: one HTML file a person reads in a minute, and CSV
-extracts for those who want the numbers.
+The daily listening report: one HTML file a person reads in a minute, and CSV extracts for
+those who want the numbers (the weekly one: `weekly_reporting`).
 
-* **Runs** after `trend_detection` (the `listening_trends` Asset), for the day(s) it looked at:
-  the daily report, and on a Sunday (the ISO week complete) the weekly one. Triggered: `day`
-  (default the latest aggregated day) and `period` (`auto`, `daily`, `weekly`).
+* **Partitions**: one run per finished UTC day (partition key `YYYY-MM-DD`), after
+  `trend_detection` wrote that day's trends (the `listening_trends` Asset event carries the
+  key); a day aggregated again (a late file) gets its report again. Under `airflow dags test`
+  (no partition key) give `day`. Its `reports` Asset event, keyed by the day, runs
+  `weekly_reporting` for the day's week.
 * **The report** (`spotify_agent.analytics.report`): plays, listeners, hours and skip rate
   against the previous period; three sentences (volume, the biggest mover, data quality); charts
   (plays and listeners over four or eight weeks, top movers with their robust scores, country
@@ -15,8 +17,7 @@ extracts for those who want the numbers.
 * **Stored** under `reports/<daily|weekly>/<YYYY-MM-DD|YYYY-Www>/` in the object store
   (`report.html`, `daily.csv`, `artists.csv`, `tracks.csv`, `countries.csv`, `movers.csv`,
   `data_quality.csv`); recorded in `reports`. A re-run writes the same bytes (on the same
-  image: fonts and matplotlib shape the SVG). A day aggregated again rebuilds its week's
-  report too, once that exists.
+  image: fonts and matplotlib shape the SVG).
 * **Opened** from the `build` task's *Daily report* / *Weekly report* links, or at
   `<api server>/reports/` (the Airflow login, with the right to read this DAG); the `reports`
   Asset event names each URL.
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import dag
+from airflow.sdk import PartitionedAssetTimetable, StartOfDayMapper, dag
 
 from spotify_agent.analytics.confs import ReportingConf
 from spotify_agent_airflow.assets import LISTENING_REPORTS, LISTENING_TRENDS
@@ -39,7 +40,9 @@ from spotify_agent_airflow.operators.reporting import BuildReportsOperator, Emai
 
 
 @dag(
-    schedule=LISTENING_TRENDS,
+    schedule=PartitionedAssetTimetable(
+        assets=LISTENING_TRENDS, default_partition_mapper=StartOfDayMapper(input_format="%Y-%m-%d")
+    ),
     **dag_args(
         ReportingConf, deadline=timedelta(minutes=45), execution_timeout=timedelta(minutes=20)
     ),

@@ -1,15 +1,16 @@
 """
 ### streaming_aggregation
 
-Exact daily listening figures from `listening_events`, and today's so far, every hour.
+Exact daily listening figures from `listening_events`, per day partition, and today's so far.
 
-* **Period**: the 01:00 UTC run writes yesterday, finished (`day`: an hour after midnight, so
-  the hourly `listening_ingest` that started at midnight has landed the day's last plays); the
-  00:00 run refreshes yesterday's partial; every other run aggregates today from midnight to
-  the run's interval end (`partial`, replaced each hour and dropped when the day is written; a
-  partial never replaces a written day). A day whose 01:00 run was skipped or failed for good is
-  written by the next run. Trigger with `day` (YYYY-MM-DD, a finished UTC day) to aggregate a
-  day again, for instance after late files or once the catalogue knows more tracks.
+* **Partitions**: one run per UTC day of `listening_events` (partition key `YYYY-MM-DD`),
+  whenever a run of `listening_ingest` stores plays of that day, `listening_days` announces it
+  (at midnight for the day that ended, or in a backfill), or someone triggers it with a `partition_key`.
+  A day whose midnight has passed is written finished (`day`) and announced downstream; today
+  is written as its partial (`partial`, the day so far, replaced by each run and dropped when
+  the day is written; a partial never replaces a written day) and announces nothing. A late
+  file re-runs only the days it holds. Under `airflow dags test` (no partition key) give `day`.
+  Runs one at a time, in the order the days were announced.
 * **Figures** (`spotify_agent.analytics.aggregation`): per artist and country plays, exact
   unique listeners, listening time, timed plays and skips (a timed play under 30 s); per track
   plays and unique listeners; per listener plays, time and sessions (a new session after more
@@ -28,19 +29,20 @@ Exact daily listening figures from `listening_events`, and today's so far, every
   10M-play day peaks under 1 GiB (`bench/aggregation.py`, docs/BENCHMARKS.md). The extract is
   deleted after the run; one left by a killed task (it holds listener ids) is deleted by a
   later run once 6 hours old.
-* **Idempotent**: the period's rows are replaced in one transaction; a re-run writes the same.
-* **Announces** the finished day through the `aggregation_periods` Asset (`announce_day`,
-  skipped for partials).
+* **Idempotent**: the day's rows are replaced in one transaction; a re-run writes the same, and
+  two days never touch each other's rows.
+* **Announces** the finished day through the `aggregation_periods` Asset, with the day as its
+  partition key (`announce_day`, skipped for partials): `trend_detection` runs for it.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import dag
+from airflow.sdk import PartitionedAssetTimetable, StartOfDayMapper, dag
 
 from spotify_agent.analytics.confs import StreamingAggregationConf
-from spotify_agent_airflow.assets import LISTENING_AGGREGATES
+from spotify_agent_airflow.assets import LISTENING_AGGREGATES, LISTENING_EVENTS
 from spotify_agent_airflow.defaults import dag_args
 from spotify_agent_airflow.operators.aggregation import (
     AggregateListeningOperator,
@@ -49,7 +51,9 @@ from spotify_agent_airflow.operators.aggregation import (
 
 
 @dag(
-    schedule="0 * * * *",
+    schedule=PartitionedAssetTimetable(
+        assets=LISTENING_EVENTS, default_partition_mapper=StartOfDayMapper(input_format="%Y-%m-%d")
+    ),
     **dag_args(
         StreamingAggregationConf,
         deadline=timedelta(minutes=45),

@@ -4,8 +4,10 @@
 Writes playlist descriptions and the weekly artist digest from warehouse facts, and publishes
 descriptions to Spotify after a person approves them.
 
-* **Runs** after `playlist_update` or `artist_monitoring` update their tables, or when
-  `trend_detection` finds significant trends (Asset schedule), or when triggered.
+* **Runs** after `playlist_update` or `artist_monitoring` update their tables (Asset
+  schedule), when `trend_detection` finds significant trends (its `start_content` task starts
+  a run: Airflow queues no unpartitioned DAG from that DAG's day-keyed events), or when
+  triggered.
 * **Playlist descriptions** (one per managed playlist): a template states the playlist's facts
   (tracks, plays and listeners in the window, the No. 1 track, counted over whole UTC days before
   the run's day, so every run of one day states the same facts and drafts nothing new); every
@@ -33,7 +35,7 @@ from datetime import timedelta
 from airflow.sdk import TriggerRule, dag
 
 from spotify_agent.content.confs import ContentGenerationConf
-from spotify_agent_airflow.assets import ARTIST_SNAPSHOTS, PLAYLIST_SYNCS, SIGNIFICANT_TRENDS
+from spotify_agent_airflow.assets import ARTIST_SNAPSHOTS, PLAYLIST_SYNCS
 from spotify_agent_airflow.defaults import SPOTIFY_POOL, dag_args
 from spotify_agent_airflow.operators.content_generation import (
     DRAFT_TASK_ID,
@@ -48,7 +50,7 @@ DRAFTS = "{{ ti.xcom_pull(task_ids='" + DRAFT_TASK_ID + "') }}"
 
 
 @dag(
-    schedule=(PLAYLIST_SYNCS | ARTIST_SNAPSHOTS | SIGNIFICANT_TRENDS),
+    schedule=(PLAYLIST_SYNCS | ARTIST_SNAPSHOTS),
     **dag_args(
         ContentGenerationConf,
         deadline=timedelta(days=2, hours=2),

@@ -24,6 +24,12 @@ problem, never the value. A record over 64 KiB is kept once, in the object store
 `quarantine/<sha256>`, referenced from its row by key, size and SHA-256. Events are keyed by
 `(user_id, played_at, track_id)`, so overlaps are stored once and counted as duplicates.
 Recently-played does not say how long a track played: `ms_played` stays empty for those events.
+
+**Partitions**: `summarise` updates the `listening_events` Asset with the UTC days of the plays
+the run stored as partition keys (`YYYY-MM-DD`), one event per day: `streaming_aggregation` runs
+once for each of those days, so a late file for last Tuesday re-runs last Tuesday only. A run
+that stored nothing announces no day. `listening_days` announces each day again at its midnight, and
+is the way to backfill a range of days.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from spotify_agent.ml.confs import (
 )
 from spotify_agent.spotify.confs import (
     ArtistMonitoringConf,
+    ListeningDaysConf,
     ListeningIngestConf,
     PlaylistUpdateConf,
 )
@@ -34,6 +35,7 @@ CONF_MODELS: dict[str, type[RunConf]] = {
     "health_check": HealthCheckConf,
     "artist_monitoring": ArtistMonitoringConf,
     "listening_ingest": ListeningIngestConf,
+    "listening_days": ListeningDaysConf,
     "playlist_update": PlaylistUpdateConf,
     "content_generation": ContentGenerationConf,
     "backup": BackupConf,
@@ -42,6 +44,7 @@ CONF_MODELS: dict[str, type[RunConf]] = {
     "streaming_aggregation": StreamingAggregationConf,
     "trend_detection": TrendDetectionConf,
     "reporting": ReportingConf,
+    "weekly_reporting": ReportingConf,
     "model_training": ModelTrainingConf,
     "recommendation_update": RecommendationUpdateConf,
     "audio_analysis": AudioAnalysisConf,

@@ -20,11 +20,12 @@ def _table(name: str) -> Asset:
 
 ARTIST_SNAPSHOTS = _table("artist_snapshots")
 ARTIST_EVENTS = _table("artist_events")
+# Updated with the UTC days (partition keys YYYY-MM-DD) whose plays a run stored or announced.
 LISTENING_EVENTS = _table("listening_events")
 PLAYLIST_SYNCS = _table("playlist_syncs")
-# Updated when a finished day's aggregates are written (not by the hourly partials).
+# Updated when a finished day's aggregates are written (not by partials), keyed by the day.
 LISTENING_AGGREGATES = _table("aggregation_periods")
-# Updated by each trend_detection run (reporting runs on it); the extra names the days.
+# Updated by each trend_detection run, keyed by the day (reporting runs on it).
 LISTENING_TRENDS = _table("listening_trends")
 # Updated only when a trend_detection run found significant trends, named in the extra
 # (content_generation runs on it; alerting can too).
@@ -34,8 +35,16 @@ SIGNIFICANT_TRENDS = Asset(
     group="warehouse",
     extra={"table": "listening_trends"},
 )
-# Updated when reporting writes a report; the event's extra names each report and its URL.
+# Updated when reporting writes a day's report, keyed by the day (weekly_reporting runs on it);
+# the event's extra names the report and its path.
 LISTENING_REPORTS = _table("reports")
+# Updated when weekly_reporting writes a week's report, keyed by the week ("2026-11-16 (W47)").
+WEEKLY_REPORTS = Asset(
+    name="weekly_listening_reports",
+    uri="warehouse/reports/weekly",
+    group="warehouse",
+    extra={"table": "reports"},
+)
 # Updated when model_training changes the serving recommender; the extra names it and why.
 MODEL_PROMOTIONS = _table("model_registry")
 # Updated by each recommendation_update run (the warehouse set; Redis when the cache is on).

@@ -49,14 +49,29 @@ def interval_end(context: Any) -> datetime:
     return run_time(context).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def announced_days(context: Any) -> list[date]:
-    """The days the run's triggering Asset events announce in their extra (``day``: one date,
-    ``days``: several; the analytics families' events), oldest first, each once. Several
-    events can trigger one run (a day written late, then the next one)."""
-    days: set[date] = set()
-    for events in (context.get("triggering_asset_events") or {}).values():
-        for asset_event in events:
-            extra = asset_event.extra or {}
-            values = [extra["day"]] if extra.get("day") else list(extra.get("days") or [])
-            days.update(date.fromisoformat(str(value)) for value in values)
-    return sorted(days)
+def partition_day(context: Any, day: date | None, *, week: bool = False) -> date:
+    """The UTC day a partitioned run is for: its partition key (``YYYY-MM-DD``, or with ``week``
+    a week's key ``YYYY-MM-DD (Www)`` naming its Monday). ``day`` (the conf's; with ``week``, any
+    day of the week) is read only when the run has no key: ``airflow dags test`` cannot set
+    one, nor can a trigger form. A ``day`` that names another day (week) than the key, or
+    neither, fails at once without retries, naming the field."""
+    from datetime import timedelta
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    if week and day is not None:
+        day -= timedelta(days=day.weekday())
+    key = context.get("partition_key")
+    if not key:
+        if day is None:
+            raise AirflowFailException(
+                "day: this run has no partition key; trigger it with one (REST: partition_key) "
+                "or, under airflow dags test, give day (YYYY-MM-DD)"
+            )
+        return day
+    keyed = date.fromisoformat(str(key)[:10])
+    if day is not None and day != keyed:
+        raise AirflowFailException(
+            f"day: {day} differs from the run's partition key {key}; leave day out"
+        )
+    return keyed

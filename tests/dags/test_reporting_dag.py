@@ -1,6 +1,7 @@
-"""reporting end to end: a Sunday's run writes the daily and the weekly report with their
-extracts under keys derived from the interval, links them from the task, e-mails them through a
-real SMTP server once (not again on a re-run), and refuses bad conf before the run."""
+"""reporting and weekly_reporting under `airflow dags test` (no partition key: `day` names the
+day, or a day of the week): a Sunday's report and its week's, with their extracts, linked from
+their tasks, e-mailed through a real SMTP server once (not again on a re-run); bad conf refused
+before the run."""
 
 from __future__ import annotations
 
@@ -38,18 +39,21 @@ def smtp():
 BASE_URL = "http://airflow.reports.test:9191/data"
 
 
-def _run(airflow_home, conf, smtp=None):
+def _run(airflow_home, conf, smtp=None, dag_id="reporting"):
     env = {"AIRFLOW__API__BASE_URL": BASE_URL}
     if smtp:
         env["AIRFLOW_CONN_SMTP_REPORTS"] = json.dumps(smtp.connection())
-    result = airflow_home.dags_test("reporting", conf, extra_env=env)
+    result = airflow_home.dags_test(dag_id, conf, extra_env=env)
     assert result.returncode == 0, result.stdout[-4000:]
     return result
 
 
 @pytest.fixture(scope="module")
 def sunday_run(airflow_home, warehouse, smtp):
-    return _run(airflow_home, {"day": SUNDAY, "email_to": ["ops@example.com", "ceo@example.com"]}, smtp)  # fmt: skip
+    conf = {"day": SUNDAY, "email_to": ["ops@example.com", "ceo@example.com"]}
+    _run(airflow_home, conf, smtp)
+    # The week's run, as the Sunday report's event would start it.
+    return _run(airflow_home, conf, smtp, dag_id="weekly_reporting")
 
 
 def _reports(engine) -> dict[tuple[str, str], dict]:
@@ -81,12 +85,13 @@ def test_a_sunday_writes_the_day_s_and_the_week_s_report(
     assert sorted(audited) == [("2026-11-22", "done"), ("2026-W47", "flagged")]
 
 
-def test_the_task_links_to_both_reports(airflow_home, sunday_run) -> None:
+def test_each_build_task_links_to_its_report(airflow_home, sunday_run) -> None:
     with sqlite3.connect(airflow_home.path / "airflow.db") as metadata:
         links = dict(
             metadata.execute(
-                "SELECT key, value FROM xcom WHERE dag_id = 'reporting' AND task_id = 'build' "
-                "AND key LIKE '_link_%'"
+                "SELECT key, value FROM xcom WHERE task_id = 'build' AND ("
+                "(dag_id = 'reporting' AND key = '_link_DailyReportLink') OR "
+                "(dag_id = 'weekly_reporting' AND key = '_link_WeeklyReportLink'))"
             ).fetchall()
         )
     # Paths, not URLs: the UI opens them on the host and port it is served from.
@@ -127,6 +132,8 @@ def test_a_re_run_rewrites_the_same_report_and_sends_nothing_again(
     html = (airflow_home.objects_path / "reports/weekly/2026-W47/report.html").read_bytes()
     # The same people, written differently.
     _run(airflow_home, {"day": SUNDAY, "email_to": ["CEO@example.com", "ops@example.com"]}, smtp)
+    again = {"day": "2026-11-18", "email_to": ["CEO@example.com", "ops@example.com"]}
+    _run(airflow_home, again, smtp, dag_id="weekly_reporting")  # another day of the same week
     assert len(smtp.messages) == sent
     after = _reports(warehouse)
     assert {k: v["html_sha256"] for k, v in after.items()} == {
@@ -134,7 +141,7 @@ def test_a_re_run_rewrites_the_same_report_and_sends_nothing_again(
     }
     assert (airflow_home.objects_path / "reports/weekly/2026-W47/report.html").read_bytes() == html
     # Someone else asked for it: they get it.
-    _run(airflow_home, {"day": SUNDAY, "period": "weekly", "email_to": ["new@example.com"]}, smtp)
+    _run(airflow_home, {"day": SUNDAY, "email_to": ["new@example.com"]}, smtp, "weekly_reporting")
     assert [m["X-Envelope-To"] for m in smtp.messages[sent:]] == ["new@example.com"]
 
 
@@ -152,19 +159,13 @@ def test_a_bad_address_is_refused_before_the_run_naming_the_field(airflow_home, 
     assert _reports(warehouse) == before
 
 
-def test_a_day_aggregated_again_rebuilds_its_week_s_report() -> None:
+def test_each_day_and_each_week_is_reported_once() -> None:
     from datetime import date
 
     from spotify_agent.analytics.reporting import periods_for
 
     wednesday = date(2026, 11, 18)
-    labels = [(p.kind, p.label) for p in periods_for([wednesday], "auto")]
-    assert labels == [("daily", "2026-11-18")]  # the week is not complete: no weekly yet
-    labels = [(p.kind, p.label) for p in periods_for([wednesday], "auto", {"2026-W47"})]
-    assert labels == [("daily", "2026-11-18"), ("weekly", "2026-W47")]
-    both = periods_for([LAST_DAY, wednesday], "auto")
-    assert [(p.kind, p.label) for p in both] == [
-        ("daily", "2026-11-18"),
-        ("daily", "2026-11-22"),
-        ("weekly", "2026-W47"),
-    ]
+    days = [LAST_DAY, wednesday, wednesday]
+    daily = [(p.kind, p.label) for p in periods_for(days, "daily")]
+    assert daily == [("daily", "2026-11-18"), ("daily", "2026-11-22")]
+    assert [(p.kind, p.label) for p in periods_for(days, "weekly")] == [("weekly", "2026-W47")]

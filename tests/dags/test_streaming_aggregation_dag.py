@@ -1,5 +1,6 @@
-"""streaming_aggregation end to end: the hourly partial, the day that replaces it, a re-run that
-writes the same rows, bad plays quarantined, and conf refused before a run."""
+"""streaming_aggregation under `airflow dags test` (no partition key, so `day` names the day):
+the finished day replaces the day's partial, a re-run writes the same rows, bad plays are
+quarantined, and conf is refused before a run, or by the first task when no day is named."""
 
 from __future__ import annotations
 
@@ -95,23 +96,30 @@ def _run(airflow_home, *args: str):
 
 @pytest.fixture(scope="module")
 def partial_then_day(airflow_home, warehouse):
-    # The 12:00 hourly run: today (the seeded day) from midnight to noon.
-    _run(airflow_home, at(12).isoformat())
-    partial = {t.name: _period_rows(warehouse, t, "partial") for t in (agg_tracks, agg_hours)}
+    from functools import partial
+
+    from spotify_agent.analytics.streaming_aggregation import aggregate_listening
+    from spotify_agent.core.audit import Attempt
+    from spotify_agent.maintenance.erasure import erased_among
+    from spotify_agent.maintenance.erasure_keys import Keyring
+
+    # The day's noon run, while it was today: its partial, from midnight to noon.
+    attempt = Attempt("streaming_aggregation", "noon", "ab" * 16, task_id="aggregate", try_number=1)
+    erased = partial(erased_among, key=Keyring(None))
+    aggregate_listening(warehouse, DAY.date(), attempt, erased, now=at(12))
+    partial_rows = {t.name: _period_rows(warehouse, t, "partial") for t in (agg_tracks, agg_hours)}
     _run(airflow_home, "--conf", '{"day": "2026-10-01"}')
-    return partial
+    return partial_rows
 
 
-def test_the_hourly_partial_counts_today_so_far(partial_then_day) -> None:
+def test_the_day_so_far_counts_up_to_its_run(partial_then_day) -> None:
     assert partial_then_day["agg_hours"] == [(8, 2), (9, 1)]
     assert partial_then_day["agg_tracks"] == [(T1, 2, 2), (T2, 1, 1)]
 
 
-def test_a_day_whose_own_run_never_came_is_written_by_the_next_run(
-    warehouse, partial_then_day
-) -> None:
-    # No 01:00 run of Oct 1 happened here: the 12:00 run wrote Sep 30 (one play, at 23:59) too.
-    assert _period_rows(warehouse, agg_tracks, "day", DAY - timedelta(days=1)) == [(T1, 1, 1)]
+def test_only_the_day_named_is_written(warehouse, partial_then_day) -> None:
+    # Sep 30 has a play (23:59) but is another partition: nobody asked for it.
+    assert _period_rows(warehouse, agg_tracks, "day", DAY - timedelta(days=1)) == []
 
 
 def test_the_day_replaces_its_partial_with_exact_counts(warehouse, partial_then_day) -> None:
@@ -174,12 +182,19 @@ def test_a_day_that_is_not_a_date_is_refused_before_the_run(airflow_home) -> Non
     assert "Invalid input for param day" in result.stdout + result.stderr
 
 
-def test_a_day_not_finished_yet_fails_naming_the_field_and_writes_nothing(
+def test_a_run_without_a_partition_key_or_a_day_fails_at_once_naming_day(airflow_home) -> None:
+    result = airflow_home.dags_test("streaming_aggregation", {})
+    assert result.returncode != 0
+    assert "day: this run has no partition key" in result.stdout
+    assert "up_for_retry" not in result.stdout.lower()
+
+
+def test_a_day_in_the_future_fails_naming_the_field_and_writes_nothing(
     airflow_home, warehouse
 ) -> None:
     result = airflow_home.dags_test("streaming_aggregation", {"day": "2999-01-01"})
     assert result.returncode != 0
-    assert "2999-01-01 is not a finished UTC day yet" in result.stdout
+    assert "2999-01-01 is in the future" in result.stdout
     with warehouse.connect() as connection:
         starts = connection.execute(select(aggregation_periods.c.period_start)).scalars().all()
     assert all(start.year < 2999 for start in starts)

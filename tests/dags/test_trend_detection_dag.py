@@ -66,6 +66,7 @@ def detected(airflow_home, warehouse, statsd):
         "trend_detection", {"day": DAY.isoformat()}, extra_env=statsd.env()
     )
     assert result.returncode == 0, result.stdout[-4000:]
+    detected.stdout = result.stdout
     return _trends(warehouse)
 
 
@@ -142,3 +143,14 @@ def test_bad_conf_is_refused_before_the_run_naming_the_field(airflow_home, wareh
     assert result.returncode != 0
     assert "z_threshold" in result.stdout + result.stderr
     assert len(_audits(warehouse)) == before
+
+
+def test_significant_trends_start_a_content_generation_run(airflow_home, detected) -> None:
+    import sqlite3
+
+    # Airflow queues no unpartitioned DAG from a keyed event: start_content starts it.
+    with sqlite3.connect(airflow_home.path / "airflow.db") as metadata:
+        runs = metadata.execute(
+            "SELECT run_id, conf FROM dag_run WHERE dag_id = 'content_generation'"
+        ).fetchall()
+    assert any(run_id.startswith("trend_detection__") for run_id, _ in runs), runs

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from spotify_agent.core.run_conf import FinishedDay, RunConf
+from spotify_agent.core.run_conf import FinishedDay, RunConf, UpToToday
 
 
 class StreamingAggregationConf(RunConf):
     """Run conf of the ``streaming_aggregation`` DAG."""
 
-    day: FinishedDay = Field(
+    day: UpToToday = Field(
         default=None,
         description=(
-            "Aggregate this finished UTC day again (YYYY-MM-DD). Default: the run's own period: "
-            "yesterday, finished, at 01:00 UTC (once the midnight ingest has landed); today so "
-            "far every other hour."
+            "Under airflow dags test or a trigger without a partition key: the UTC day "
+            "(YYYY-MM-DD) to aggregate (today: the day so far). A run with a partition key (every scheduled run; REST: "
+            "partition_key) aggregates that day; a different day here is refused."
         ),
     )
 
@@ -28,8 +28,9 @@ class TrendDetectionConf(RunConf):
     day: FinishedDay = Field(
         default=None,
         description=(
-            "Detect trends for this aggregated UTC day (YYYY-MM-DD). Default: the days whose "
-            "aggregates triggered the run, else the latest aggregated day."
+            "Under airflow dags test or a trigger without a partition key: the aggregated UTC "
+            "day (YYYY-MM-DD) to detect trends for. A run with a partition key (every "
+            "scheduled run) looks at that day; a different day here is refused."
         ),
     )
     min_plays: int = Field(
@@ -51,20 +52,14 @@ EmailAddress = Annotated[str, StringConstraints(pattern=r"^[^@\s,;<>]+@[^@\s,;<>
 
 
 class ReportingConf(RunConf):
-    """Run conf of the ``reporting`` DAG."""
+    """Run conf of the ``reporting`` and ``weekly_reporting`` DAGs."""
 
     day: FinishedDay = Field(
         default=None,
         description=(
-            "Report on this finished UTC day (YYYY-MM-DD), or on its ISO week. Default: the days "
-            "whose trends triggered the run, else the latest aggregated day."
-        ),
-    )
-    period: Literal["auto", "daily", "weekly"] = Field(
-        default="auto",
-        description=(
-            "daily, weekly, or auto: the daily report, and the weekly one when the day is a "
-            "Sunday (the ISO week is complete)."
+            "Under airflow dags test or a trigger without a partition key: the finished UTC day "
+            "(YYYY-MM-DD) to report on (weekly_reporting: a day of the ISO week). A run with a "
+            "partition key reports on that day or week; a different one here is refused."
         ),
     )
     email_to: list[EmailAddress] = Field(

@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine
 
 from spotify_agent.analytics.report import render_report
-from spotify_agent.analytics.report_facts import ReportPeriod, report_facts
+from spotify_agent.analytics.report_facts import ReportKind, ReportPeriod, report_facts
 from spotify_agent.analytics.report_store import already_emailed, mark_emailed, record_report
 from spotify_agent.core.audit import Attempt
 from spotify_agent.core.objects import ensure_parent
-from spotify_agent.warehouse.schema import reports
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,8 @@ class BuiltReport:
     headline: tuple[str, ...]
     quality_flagged: bool
     extracts: tuple[str, ...]
+    # Every day of the period is over (a week's report is rebuilt as its days come in).
+    complete: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """The report as the task returns it (``email`` reads it back from XCom)."""
@@ -54,6 +55,7 @@ class BuiltReport:
             "headline": list(self.headline),
             "quality_flagged": self.quality_flagged,
             "extracts": list(self.extracts),
+            "complete": self.complete,
         }
 
 
@@ -70,17 +72,15 @@ def build_reports(
     engine: Engine,
     objects: Any,
     days: list[date],
-    period: str,
+    kind: ReportKind,
     attempt: Attempt,
     *,
     now: datetime | None = None,
 ) -> tuple[BuiltReport, ...]:
-    """Build the reports ``period`` (``auto``, ``daily``, ``weekly``) asks for on ``days``."""
-    with engine.connect() as connection:
-        reported_weeks = weekly_labels(connection)
+    """Build each day's ``daily`` report, or the ``weekly`` report of each ISO week the days
+    fall in."""
     return tuple(
-        build_report(engine, objects, each, attempt, now=now)
-        for each in periods_for(days, period, reported_weeks)
+        build_report(engine, objects, each, attempt, now=now) for each in periods_for(days, kind)
     )
 
 
@@ -124,31 +124,13 @@ def build_report(
              " ".join(report.headline))  # fmt: skip
     return BuiltReport(period.kind, period.label, period.key_prefix, report.sha256,
                        tuple(report.headline), report.quality_flagged,
-                       tuple(sorted(report.extracts)))  # fmt: skip
+                       tuple(sorted(report.extracts)), complete=period.end <= at.date())  # fmt: skip
 
 
-def periods_for(
-    days: list[date], period: str, reported_weeks: Collection[str] = ()
-) -> list[ReportPeriod]:
-    """Each day's daily report, and its ISO week's report when asked for or (``auto``) when the
-    day is a Sunday (the week complete) or the week already has a report (a day of it was
-    aggregated again: its week must not keep the old figures); a week is built once."""
-    periods: list[ReportPeriod] = []
-    for day in sorted(set(days)):
-        if period in ("auto", "daily"):
-            periods.append(ReportPeriod.daily(day))
-        week = ReportPeriod.weekly(day)
-        wanted = period == "weekly" or (
-            period == "auto" and (day.weekday() == 6 or week.label in reported_weeks)
-        )
-        if wanted and week not in periods:
-            periods.append(week)
-    return periods
-
-
-def weekly_labels(connection: Connection) -> set[str]:
-    query = select(reports.c.label).where(reports.c.kind == "weekly")
-    return set(connection.execute(query).scalars())
+def periods_for(days: list[date], kind: ReportKind) -> list[ReportPeriod]:
+    """Each day's daily report, or each ISO week's the days fall in, oldest first, each once."""
+    make = ReportPeriod.daily if kind == "daily" else ReportPeriod.weekly
+    return sorted({make(day) for day in days}, key=lambda period: period.start)
 
 
 def email_reports(
@@ -163,11 +145,17 @@ def email_reports(
     now: datetime | None = None,
 ) -> EmailedReports:
     """E-mail each built report (as ``build`` returned it, with its ``url``) through ``send``,
-    unless the same text already went to the same people."""
+    unless the same text already went to the same people. A week still in progress is not
+    sent (its report is rebuilt as each day comes in; it goes once the week is over)."""
     to = normalised(recipients)
+    ready = [item for item in built if item.get("complete", True)]
+    for item in built:
+        if item not in ready:
+            log.info("%s report %s: the week is not over, not e-mailed yet", item["kind"],
+                     item["label"])  # fmt: skip
     sent = [
         email_report(engine, objects, item, to, attempt, send=send, resend=resend, now=now)
-        for item in built
+        for item in ready
     ]
     return EmailedReports(emailed=sum(sent), already_sent=len(sent) - sum(sent))
 

@@ -5,8 +5,9 @@ aggregate table are replaced in one transaction, so a re-run writes the same row
 never sees half a period; a day's rows replace that day's partial, and a partial never replaces
 a day that is already written.
 
-A day is finished :data:`SETTLE` after its midnight, once the hourly ingest that started at
-midnight has landed the day's last plays; until then runs refresh its partial.
+Which day comes from the run's partition key (``streaming_aggregation`` runs once per day
+partition of ``listening_events``); :func:`period_of_day` says whether that day is finished by
+the time the run looks at it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import shutil
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -50,7 +51,6 @@ TABLES = {
     "hours": agg_hours,
 }
 QUARANTINE_SOURCE = "streaming_aggregation"
-SETTLE = timedelta(hours=1)
 _BATCH = 50_000
 EXTRACT_PREFIX = "listening-extract-"
 STALE_EXTRACT = timedelta(hours=6)  # the aggregation task times out after 40 minutes
@@ -67,31 +67,16 @@ class Period:
         return f"{self.kind}:{self.start.date().isoformat()}"
 
 
-def period_for(interval_end: datetime, day: Any = None) -> Period:
-    """The period of a run whose interval ends at ``interval_end``: yesterday, finished, at
-    exactly :data:`SETTLE` past midnight; yesterday so far before that; today so far after.
-    ``day`` (a date) asks for that finished day instead."""
-    if day is not None:
-        start = midnight_utc(day)
-        return Period("day", start, start + timedelta(days=1))
+def period_of_day(day: date, now: datetime) -> Period:
+    """The period a run for the UTC ``day`` writes at ``now``: the finished day once its
+    midnight has passed, else the day so far (a partial, up to ``now``)."""
+    start = midnight_utc(day)
+    end = start + timedelta(days=1)
     # A plain datetime: Airflow hands pendulum ones, whose arithmetic differs in small ways.
-    end = datetime.fromtimestamp(interval_end.timestamp(), UTC)
-    midnight = end.replace(hour=0, minute=0, second=0, microsecond=0)
-    yesterday = midnight - timedelta(days=1)
-    if end - midnight == SETTLE:
-        return Period("day", yesterday, midnight)
-    if end - midnight < SETTLE:
-        return Period("partial", yesterday, midnight)
-    return Period("partial", midnight, end)
-
-
-def missing_day(connection: Connection, period: Period) -> Period | None:
-    """The day before ``period`` when ``period`` is a day's partial past :data:`SETTLE` and that
-    day was never written (its 01:00 run skipped, or failed for good): the run writes it too."""
-    if period.kind != "partial" or period.end - period.start < SETTLE:
-        return None
-    yesterday = Period("day", period.start - timedelta(days=1), period.start)
-    return None if _day_written(connection, yesterday.start) else yesterday
+    now = datetime.fromtimestamp(now.timestamp(), UTC)
+    if now >= end:
+        return Period("day", start, end)
+    return Period("partial", start, max(now, start))
 
 
 def extract(connection: Connection, period: Period, folder: Path) -> ListeningData:

@@ -1,9 +1,10 @@
-"""The ``streaming_aggregation`` job: aggregate the run's period (and yesterday, when its own run
-never wrote it) from a Parquet extract of its plays, replace the period's rows, quarantine a
-day's bad plays and audit the counts, in one transaction per period.
+"""The ``streaming_aggregation`` job: aggregate one UTC day (the run's partition) from a Parquet
+extract of its plays, replace the day's rows, quarantine its bad plays and audit the counts, in
+one transaction. A day not finished yet is written as its partial (the day so far).
 
 Idempotent: a period's rows, and a day's quarantine, are replaced as a whole, so a re-run writes
-the same rows; listeners being erased are left out, checked again inside the write.
+the same rows; two days never touch each other's rows, so they may run at once. Listeners being
+erased are left out, checked again inside the write.
 """
 
 from __future__ import annotations
@@ -13,22 +14,20 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from spotify_agent.analytics.aggregation import DayAggregates
-from spotify_agent.analytics.confs import StreamingAggregationConf
 from spotify_agent.analytics.store import (
     EXTRACT_PREFIX,
     Period,
     aggregate_extract,
     clear_quarantine,
     extract,
-    missing_day,
-    period_for,
+    period_of_day,
     rejected_items,
     replace_period,
     sweep_stale_extracts,
@@ -36,7 +35,7 @@ from spotify_agent.analytics.store import (
 from spotify_agent.core.audit import Attempt, record_write
 from spotify_agent.core.erased import ErasedAmong
 from spotify_agent.core.numbers import format_number
-from spotify_agent.core.progress import DEFAULT_EVERY_S, Progress, duration, rate
+from spotify_agent.core.progress import duration, rate
 from spotify_agent.core.quarantine import QuarantinedItem
 
 log = logging.getLogger(__name__)
@@ -49,6 +48,11 @@ class PeriodAggregated:
     period: Period
     counts: dict[str, int]
 
+    @property
+    def finished(self) -> bool:
+        """The finished day was written (not a partial): downstream may use it."""
+        return self.period.kind == "day"
+
     def as_dict(self) -> dict[str, Any]:
         """The period as downstream tasks read it (``announce_day``: its kind and start)."""
         return {
@@ -57,67 +61,38 @@ class PeriodAggregated:
             **self.counts,
         }
 
-
-@dataclass(frozen=True)
-class ListeningAggregation:
-    """The periods a run aggregated, oldest first."""
-
-    periods: tuple[PeriodAggregated, ...]
-
-    @property
-    def announced(self) -> PeriodAggregated:
-        """The finished day written, if any (what ``announce_day`` announces), else the last."""
-        days = [done for done in self.periods if done.period.kind == "day"]
-        return days[-1] if days else self.periods[-1]
-
     def summary_line(self) -> str:
-        """``day:2026-10-01: 4,812,003 plays, 1,204,511 rows, 12 quarantined``, per period."""
-        return "; ".join(
-            f"{done.period.label}: {format_number(done.counts['plays'])} plays, "
-            f"{format_number(done.counts['rows_written'])} rows, "
-            f"{format_number(done.counts['quarantined'])} quarantined"
-            for done in self.periods
+        """``day:2026-10-01: 4,812,003 plays, 1,204,511 rows, 12 quarantined``."""
+        return (
+            f"{self.period.label}: {format_number(self.counts['plays'])} plays, "
+            f"{format_number(self.counts['rows_written'])} rows, "
+            f"{format_number(self.counts['quarantined'])} quarantined"
         )
 
 
 def aggregate_listening(
     engine: Engine,
-    interval_end: datetime,
-    conf: StreamingAggregationConf,
+    day: date,
     attempt: Attempt,
     erased: ErasedAmong,
     *,
     scratch: Path | None = None,
     now: datetime | None = None,
-    every_s: float = DEFAULT_EVERY_S,
     clock: Callable[[], float] = time.monotonic,
-) -> ListeningAggregation:
-    """Aggregate the period of a run whose interval ends at ``interval_end`` (or ``conf.day``),
-    and yesterday too when it was never written. Extracts go under ``scratch`` (the temp dir).
-    Logs each period's extract and aggregation (plays, time, rate) and the periods done, with
-    the time left, every ``every_s`` seconds."""
-    period = period_for(interval_end, conf.day)
-    with engine.connect() as connection:
-        # Yesterday, when its 01:00 run was skipped or failed for good.
-        late_day = missing_day(connection, period) if conf.day is None else None
-    scratch = scratch or Path(tempfile.gettempdir())
-    periods = [late_day, period] if late_day else [period]
-    progress = Progress(
-        f"aggregating {', '.join(each.label for each in periods)}",
-        len(periods),
-        unit="periods",
-        every_s=every_s,
-        logger=log,
+) -> PeriodAggregated:
+    """Aggregate the UTC ``day``: finished once its midnight has passed at ``now``, else the day
+    so far. Extracts go under ``scratch`` (the temp dir); each step's plays, time and rate are
+    logged."""
+    at = now or datetime.now(UTC)
+    return aggregate_period(
+        engine,
+        period_of_day(day, at),
+        attempt,
+        erased,
+        scratch=scratch or Path(tempfile.gettempdir()),
+        now=at,
         clock=clock,
     )
-    done = []
-    for each in periods:
-        done.append(
-            aggregate_period(engine, each, attempt, erased, scratch=scratch, now=now, clock=clock)
-        )
-        progress.advance()
-    progress.finish()
-    return ListeningAggregation(tuple(done))
 
 
 def aggregate_period(

@@ -120,15 +120,15 @@ def _counts(trends: list[Trend], history: int) -> dict[str, int]:
 
 
 def event_summary(found: list[DayTrends]) -> dict[str, Any]:
-    """The Asset event's extra (and the task's result): the days, how many trends, and the
-    strongest significant ones, their figures to 4 significant digits."""
+    """The Asset event's extra (and the task's result): how many trends, and the strongest
+    significant ones, their figures to 4 significant digits. Which day: the event's partition
+    key."""
     strongest = sorted(
         ((result.day, t) for result in found for t in result.significant),
         key=lambda pair: (-pair[1].score, pair[1].entity_id),
     )
     return rounded(
         {
-            "days": [result.day.isoformat() for result in found],
             "trends": sum(result.counts["trends"] for result in found),
             "significant": len(strongest),
             "top": [

@@ -44,14 +44,6 @@ def aggregated_days(connection: Connection, first: date, last: date) -> list[dat
     return sorted(stored_utc(start).date() for (start,) in connection.execute(query))
 
 
-def latest_aggregated_day(connection: Connection) -> date | None:
-    query = select(func.max(aggregation_periods.c.period_start)).where(
-        aggregation_periods.c.kind == "day"
-    )
-    latest = connection.execute(query).scalar()
-    return None if latest is None else stored_utc(latest).date()
-
-
 def daily_plays(
     connection: Connection, entity_type: EntityType, day: date, rules: TrendRules
 ) -> Iterator[DailyPlays]:

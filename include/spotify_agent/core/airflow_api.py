@@ -70,6 +70,7 @@ class DagRun:
     conf: dict[str, Any] = field(default_factory=dict)
     created: bool = True  # False when the run id already existed (a repeated request)
     note: str | None = None
+    partition_key: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -121,9 +122,11 @@ class AirflowClient:
         *,
         run_id: str,
         note: str | None = None,
+        partition_key: str | None = None,
     ) -> DagRun:
         """Start ``dag_id`` with ``conf`` as ``run_id``; the existing run if ``run_id`` was
-        started before with the same conf."""
+        started before with the same conf. ``partition_key`` names the partition of a
+        partitioned DAG (``"2026-11-20"`` for a day of the listening chain)."""
         non_finite = non_finite_fields(dict(conf))
         if non_finite:
             # Python's json would send a bare NaN, which is not JSON; Params cannot refuse it.
@@ -133,6 +136,8 @@ class AirflowClient:
         body: dict[str, Any] = {"dag_run_id": run_id, "logical_date": None, "conf": dict(conf)}
         if note is not None:
             body["note"] = note
+        if partition_key is not None:
+            body["partition_key"] = partition_key
         answer = self.request("POST", f"/api/v2/dags/{_seg(dag_id)}/dagRuns", json=body)
         if answer.status_code == 409:
             existing = self.get_run(dag_id, run_id)
@@ -195,6 +200,7 @@ def _run(body: Mapping[str, Any], *, created: bool) -> DagRun:
         conf=dict(body.get("conf") or {}),
         created=created,
         note=body.get("note"),
+        partition_key=body.get("partition_key"),
     )
 
 

@@ -10,7 +10,13 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from spotify_agent.core.run_conf import CONN_ID_PATTERN, ConnId, RunConf, all_by_default
+from spotify_agent.core.run_conf import (
+    CONN_ID_PATTERN,
+    ConnId,
+    FinishedDay,
+    RunConf,
+    all_by_default,
+)
 from spotify_agent.spotify.ids import SpotifyId
 
 Source = Literal["recently_played", "landing_files"]
@@ -54,6 +60,18 @@ class ListeningIngestConf(RunConf):
         default_factory=lambda: ["spotify_default"],
         description="Spotify connections whose user (refresh token) to read recently-played for.",
         json_schema_extra={"items": {"type": "string", "pattern": CONN_ID_PATTERN}},
+    )
+
+
+class ListeningDaysConf(RunConf):
+    """Run conf of the ``listening_days`` DAG."""
+
+    day: FinishedDay = Field(
+        default=None,
+        description=(
+            "Under airflow dags test or a trigger without a partition key: the UTC day "
+            "(YYYY-MM-DD) to announce again. A run with a partition key announces that day."
+        ),
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import Connection, Engine
@@ -101,12 +101,15 @@ class ListeningIngest:
     label: str  # "recently played via <connection>", or the object key
     outcome: Outcome
     counts: dict[str, int]
+    # The UTC days of the plays it stored: the listening_events partitions it changed.
+    days: frozenset[date] = frozenset()
 
     def summary_line(self) -> str:
         return f"{self.label}: {counts_text(self.counts)}"
 
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.counts)
+    def as_dict(self) -> dict[str, Any]:
+        """The counts, and ``partitions``: the days as partition keys (``YYYY-MM-DD``)."""
+        return {**self.counts, "partitions": sorted(day.isoformat() for day in self.days)}
 
 
 def list_landing_files(
@@ -180,7 +183,7 @@ def ingest_recently_played(
         if guard.erased_among(connection, [user_id]):
             log.warning("%s: the user's erasure began during the read", spotify_conn_id)
             return nothing
-        new, duplicates = write_events(
+        written = write_events(
             connection,
             batch.events,
             source=f"recently_played:{spotify_conn_id}",
@@ -194,14 +197,14 @@ def ingest_recently_played(
             connection,
             attempt,
             "listening_ingested",
-            counts=_play_counts(new, duplicates, tracks, calls),
+            counts=_play_counts(written.new, written.duplicates, tracks, calls),
             quarantined=[*batch.quarantined, *resilient.quarantined],
             objects=objects,
             entity_type="user",
             entity_key=pseudonymise(user_id, namespace="user"),
             at=at,
         )
-    return ListeningIngest(label, "stored", counts)
+    return ListeningIngest(label, "stored", counts, written.days)
 
 
 def _play_counts(new: int, duplicates: int, tracks: int, calls: CallStats | None) -> dict[str, int]:
@@ -250,10 +253,10 @@ def ingest_event_file(
             return _skipped(object_key)
     batch = read_event_file(data, key=object_key, now=at)
     with engine.begin() as connection:
-        counts = _store_file(
+        counts, days = _store_file(
             connection, objects, object_key, (data, digest), batch, attempt, guard(), at=at
         )
-    return ListeningIngest(object_key, "stored", counts)
+    return ListeningIngest(object_key, "stored", counts, days)
 
 
 def _store_file(
@@ -266,7 +269,7 @@ def _store_file(
     guard: ErasureGuard,
     *,
     at: datetime,
-) -> dict[str, int]:
+) -> tuple[dict[str, int], frozenset[date]]:
     events, bad, erased = guard.without_erased(connection, batch.events, batch.quarantined)
     dropped = len(batch.events) + len(batch.quarantined) - len(events) - len(bad)
     data, digest = read  # the file's bytes and their SHA-256
@@ -275,7 +278,7 @@ def _store_file(
         data = _rewrite_without(objects / object_key, data, erased, guard)
         digest = sha256_of(data)
         log.warning("%s: %d rows of erased users dropped", object_key, dropped)
-    new, duplicates = write_events(
+    new, duplicates, days = write_events(
         connection, events, source=object_key, run_id=attempt.run_id, at=at
     )
     counts = record_write(
@@ -307,7 +310,7 @@ def _store_file(
             "ingested_at": at,
         },
     )
-    return counts
+    return counts, days
 
 
 def _rewrite_without(path: Any, data: bytes, user_ids: set[str], guard: ErasureGuard) -> bytes:

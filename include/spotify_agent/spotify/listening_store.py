@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, select
 
@@ -20,6 +21,15 @@ from spotify_agent.warehouse.times import stored_utc
 from spotify_agent.warehouse.upsert import upsert
 
 
+class EventsWritten(NamedTuple):
+    """What :func:`write_events` stored: new events, duplicates, and the UTC days of the new ones
+    (the ``listening_events`` partitions the write changed)."""
+
+    new: int
+    duplicates: int
+    days: frozenset[date]
+
+
 def write_events(
     connection: Connection,
     events: Sequence[ListeningEvent],
@@ -27,8 +37,8 @@ def write_events(
     source: str,
     run_id: str,
     at: datetime,
-) -> tuple[int, int]:
-    """Store events not stored yet; returns (new, duplicates). The key makes a re-read harmless."""
+) -> EventsWritten:
+    """Store events not stored yet. The key makes a re-read harmless."""
     unique = unique_events(events)
     duplicates = len(events) - len(unique)
     existing: set[tuple[str, datetime, str]] = set()
@@ -56,7 +66,8 @@ def write_events(
         key=("user_id", "played_at", "track_id"),
         update=[],
     )
-    return len(new), duplicates + len(unique) - len(new)
+    days = frozenset(event.key()[1].date() for event in new)
+    return EventsWritten(len(new), duplicates + len(unique) - len(new), days)
 
 
 def write_catalogue(

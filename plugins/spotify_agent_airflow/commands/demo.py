@@ -1,16 +1,24 @@
 """``demo``: every implemented DAG family once with ``airflow dags test``, then a summary of
-what each run did (from the audit log) and where its outputs are."""
+what each run did (from the audit log) and where its outputs are.
+
+``airflow dags test`` takes no partition key and starts no downstream DAG, so the demo runs
+the partitioned listening chain itself: ``streaming_aggregation`` once per day partition the
+demo's ``listening_ingest`` stored plays for (and yesterday, the seeded history's last day),
+``trend_detection`` and ``reporting`` once per finished one, ``weekly_reporting`` once per
+week, each with the day in its ``day`` conf, as a developer would."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +33,7 @@ DEMO_DAGS: tuple[str, ...] = (
     "streaming_aggregation",
     "trend_detection",
     "reporting",
+    "weekly_reporting",
     "model_training",
     "recommendation_update",
     "audio_analysis",
@@ -35,6 +44,9 @@ DEMO_DAGS: tuple[str, ...] = (
     "gdpr_erasure",
     "log_rotation",
 )
+# The partitioned DAGs, and which of the demo's days each runs for.
+PER_DAY = {"streaming_aggregation": "any", "trend_detection": "finished", "reporting": "finished"}
+PER_WEEK = ("weekly_reporting",)
 # How many of the emulator's artists the demo adds to the watch list.
 DEMO_WATCHED_ARTISTS = 25
 # The demo keeps the emulator user's first playlist equal to their most played tracks.
@@ -54,6 +66,11 @@ class DemoRun:
     state: str
     seconds: float
     log: Path
+    partition: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.dag_id} {self.partition}" if self.partition else self.dag_id
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -81,29 +98,76 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     }
                 ]
             }
+        days: list[date] = [_yesterday()]
         for dag_id in args.dags or DEMO_DAGS:
-            trace_id = secrets.token_hex(16)
-            conf = {"trace_id": trace_id, **confs.get(dag_id, {})}
-            log_path = log_dir / f"{dag_id}.log"
-            print(
-                f"running {dag_id} with `airflow dags test` (log: {log_path.relative_to(project_dir())})"
-            )
-            started = time.monotonic()
-            with log_path.open("w") as log_file:
-                completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
-                    [_airflow(), "dags", "test", dag_id, "--conf", json.dumps(conf)],
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    check=False,
-                )
-            state = "success" if completed.returncode == 0 else "failed"
-            # `dags test` writes no task-log files: give the UI (`make up`) the run's logs.
-            task_logs = write_task_logs(dag_id, trace_id, log_path.read_text())
-            print(f"  {state}; {len(task_logs)} task logs written for the UI")
-            runs.append(DemoRun(dag_id, trace_id, state, time.monotonic() - started, log_path))
+            for partition, conf in _runs_of(dag_id, days, confs.get(dag_id, {})):
+                run = _dags_test(dag_id, conf, log_dir, partition)
+                runs.append(run)
+                if dag_id == "listening_ingest":
+                    days = sorted({*days, *_partitions_stored(run.log.read_text())})
     print()
     print(demo_summary(runs))
     return 0 if all(run.state == "success" for run in runs) else 1
+
+
+def _runs_of(
+    dag_id: str, days: list[date], conf: dict[str, object]
+) -> list[tuple[str | None, dict[str, object]]]:
+    """The demo's runs of ``dag_id``: (partition, conf), one per day or week it runs for."""
+    finished = [day for day in days if day < datetime.now(UTC).date()]
+    if dag_id in PER_DAY:
+        wanted = days if PER_DAY[dag_id] == "any" else finished
+        return [(day.isoformat(), {**conf, "day": day.isoformat()}) for day in wanted]
+    if dag_id in PER_WEEK:
+        mondays = sorted({day - timedelta(days=day.weekday()) for day in finished})
+        return [
+            (f"{m} (W{m.isocalendar().week:02d})", {**conf, "day": m.isoformat()}) for m in mondays
+        ]
+    return [(None, conf)]
+
+
+def _dags_test(
+    dag_id: str, conf: dict[str, object], log_dir: Path, partition: str | None
+) -> DemoRun:
+    trace_id = secrets.token_hex(16)
+    name = f"{dag_id}.{partition[:10]}" if partition else dag_id
+    log_path = log_dir / f"{name}.log"
+    said = f" for {partition}" if partition else ""
+    print(
+        f"running {dag_id}{said} with `airflow dags test` (log: {log_path.relative_to(project_dir())})"
+    )
+    started = time.monotonic()
+    with log_path.open("w") as log_file:
+        completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [
+                _airflow(),
+                "dags",
+                "test",
+                dag_id,
+                "--conf",
+                json.dumps({"trace_id": trace_id, **conf}),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    state = "success" if completed.returncode == 0 else "failed"
+    # `dags test` writes no task-log files: give the UI (`make up`) the run's logs.
+    task_logs = write_task_logs(dag_id, trace_id, log_path.read_text())
+    print(f"  {state}; {len(task_logs)} task logs written for the UI")
+    return DemoRun(dag_id, trace_id, state, time.monotonic() - started, log_path, partition)
+
+
+def _partitions_stored(log_text: str) -> list[date]:
+    """The day partitions a ``listening_ingest`` run announced (its ``summarise`` logs them)."""
+    found = re.findall(r"partitions changed: ([0-9, -]+)", log_text)
+    return [
+        date.fromisoformat(key) for line in found for key in re.findall(r"\d{4}-\d\d-\d\d", line)
+    ]
+
+
+def _yesterday() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
 
 
 def _seed_demo_data() -> None:
@@ -130,7 +194,7 @@ def demo_summary(runs: list[DemoRun]) -> str:
     url = warehouse_url_outside_tasks()
     lines = ["spotify-agent demo summary", ""]
     lines.append(
-        f"  {'dag':<24} {'state':<8} {'tasks ok':>9} {'rows written':>13} {'secs':>6}  trace id"
+        f"  {'dag (partition)':<36} {'state':<8} {'tasks ok':>9} {'rows written':>13} {'secs':>6}  trace id"
     )
     with shared_engine(url).connect() as connection:
         for run in runs:
@@ -151,7 +215,7 @@ def demo_summary(runs: list[DemoRun]) -> str:
                 )
             )
             lines.append(
-                f"  {run.dag_id:<24} {run.state:<8} {f'{ok}/{tasks}':>9} {rows:>13} "
+                f"  {run.label:<36} {run.state:<8} {f'{ok}/{tasks}':>9} {rows:>13} "
                 f"{run.seconds:>6.1f}  {run.trace_id}"
             )
         totals = {

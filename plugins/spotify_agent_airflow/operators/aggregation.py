@@ -1,5 +1,5 @@
-"""Tasks of ``streaming_aggregation``: aggregate the run's period, then announce a finished day.
-The job is :func:`spotify_agent.analytics.streaming_aggregation.aggregate_listening`."""
+"""Tasks of ``streaming_aggregation``: aggregate the run's day partition, then announce it once
+the day is finished. The job is :func:`spotify_agent.analytics.streaming_aggregation.aggregate_listening`."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from airflow.sdk import BaseOperator
 
 from spotify_agent.analytics.confs import StreamingAggregationConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.context import interval_end
-from spotify_agent_airflow.operators.common import WarehouseOperator, progress_every_s
+from spotify_agent_airflow.context import partition_day
+from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 
 
 class AggregateListeningOperator(WarehouseOperator):
-    """Extracts the period's plays from the warehouse to a temporary Parquet extract, aggregates
-    them (``aggregate_day``), replaces the period's rows, quarantines the plays set aside,
-    audits the counts."""
+    """Extracts the day's plays (the run's partition key; ``day`` without one) from the
+    warehouse to a temporary Parquet extract, aggregates them, replaces the day's rows (its
+    partial while the day is not over), quarantines the plays set aside, audits the counts."""
 
     def execute(self, context: Any) -> dict[str, Any]:
         from spotify_agent.analytics.streaming_aggregation import aggregate_listening
@@ -29,24 +29,20 @@ class AggregateListeningOperator(WarehouseOperator):
         from spotify_agent_airflow.hooks.erasure_key import erasure_keyring
 
         conf = read_conf(context, StreamingAggregationConf)
-        engine = self.warehouse_engine()
-        erased = partial(erased_among, key=erasure_keyring())
         aggregation = aggregate_listening(
-            engine,
-            interval_end(context),
-            conf,
+            self.warehouse_engine(),
+            partition_day(context, conf.day),
             attempt_of(context),
-            erased,
-            every_s=progress_every_s(),
+            partial(erased_among, key=erasure_keyring()),
         )
         log.info("%s", aggregation.summary_line())
-        # What announce_day reads: the finished day written, if any.
-        return aggregation.announced.as_dict()
+        return aggregation.as_dict()  # announce_day reads its kind
 
 
 class AnnounceDayOperator(BaseOperator):
-    """Updates the ``LISTENING_AGGREGATES`` Asset when the run wrote a finished day; skipped for
-    the hourly partials, so Asset-scheduled consumers run once a day."""
+    """Updates the ``LISTENING_AGGREGATES`` Asset when the run wrote a finished day (the event
+    carries the run's partition key); skipped for a day so far, so its consumers run on
+    finished days only."""
 
     def __init__(self, *, aggregate_task_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -59,7 +55,9 @@ class AnnounceDayOperator(BaseOperator):
         if written.get("kind") != "day":
             raise AirflowSkipException("an hourly partial: the day is not finished")
         day = str(written["period_start"])[:10]
-        # Consumers (trend_detection) read which day is finished from the event.
-        for outlet in self.outlets:
-            context["outlet_events"][outlet].extra = {"day": day}
+        if not context.get("partition_key"):
+            # A run without a key (airflow dags test, a form trigger): a keyless event would
+            # start no partitioned consumer, so the event carries the day as its key.
+            for outlet in self.outlets:
+                context["outlet_events"][outlet].add_partitions(day)
         return day

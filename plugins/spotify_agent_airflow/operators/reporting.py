@@ -4,12 +4,12 @@ The jobs are :func:`spotify_agent.analytics.reporting.build_reports` and ``email
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from spotify_agent.analytics.confs import ReportingConf
 from spotify_agent_airflow.conf import read_conf
+from spotify_agent_airflow.context import partition_day
 from spotify_agent_airflow.links import DailyReportLink, WeeklyReportLink
-from spotify_agent_airflow.operators.analytics import days_asked_for
 from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
@@ -18,11 +18,16 @@ RECIPIENTS_VARIABLE = "report_recipients"
 
 
 class BuildReportsOperator(WarehouseOperator):
-    """Writes each report of the run (``report.html`` and its CSV extracts) under
-    ``reports/<kind>/<label>/`` in the object store, records it in ``reports`` with an audit
-    row, links it from the task (extra links) and names it in its outlet's Asset event."""
+    """Writes the run's ``kind`` report (the day, or the ISO week, of its partition key; the
+    conf's ``day`` without one): ``report.html`` and its CSV extracts under
+    ``reports/<kind>/<label>/`` in the object store, recorded in ``reports`` with an audit row,
+    linked from the task (extra links) and named in its outlet's Asset event."""
 
     operator_extra_links = (DailyReportLink(), WeeklyReportLink())
+
+    def __init__(self, *, kind: Literal["daily", "weekly"] = "daily", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kind = kind
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         from spotify_agent.analytics.reporting import build_reports
@@ -31,9 +36,9 @@ class BuildReportsOperator(WarehouseOperator):
         from spotify_agent_airflow.urls import report_path
 
         conf = read_conf(context, ReportingConf)
+        day = partition_day(context, conf.day, week=self.kind == "weekly")
         engine = self.warehouse_engine()
-        days = days_asked_for(context, conf.day, engine)
-        reports = build_reports(engine, object_store_root(), days, conf.period, attempt_of(context))
+        reports = build_reports(engine, object_store_root(), [day], self.kind, attempt_of(context))
         built = [{**r.as_dict(), "path": report_path(r.kind, r.label)} for r in reports]
         for item in built:
             # The newest of each kind is the task's extra link: a path, so the UI's host serves it.
@@ -44,8 +49,9 @@ class BuildReportsOperator(WarehouseOperator):
                     {k: item[k] for k in ("kind", "label", "path", "sha256")} for item in built
                 ]
             }
-        named = ", ".join(f"{item['kind']} {item['label']}" for item in built)
-        log.info("reports built: %s", named or "none, no aggregated day to report on")
+            if not context.get("partition_key"):  # a keyless event starts no partitioned DAG
+                context["outlet_events"][outlet].add_partitions(day.isoformat())
+        log.info("reports built: %s", ", ".join(f"{i['kind']} {i['label']}" for i in built))
         return built
 
 

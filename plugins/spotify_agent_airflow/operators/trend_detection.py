@@ -10,31 +10,35 @@ from airflow.sdk import BaseOperator
 
 from spotify_agent.analytics.confs import TrendDetectionConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.operators.analytics import days_asked_for
+from spotify_agent_airflow.context import partition_day
 from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
 
 
 class DetectTrendsOperator(WarehouseOperator):
-    """Detects artist and track trends for each day to look at (the conf's ``day``, else the
-    days the triggering events announce, else the latest aggregated day), replaces
-    each day's ``listening_trends`` rows in one transaction with its audit row, and puts the
-    significant ones in the extra of its outlet's Asset event (the day's trends, for reporting)."""
+    """Detects artist and track trends for the run's day (its partition key; the conf's ``day``
+    without one) against the history the warehouse holds, replaces the day's
+    ``listening_trends`` rows in one transaction with its audit row, and puts the significant
+    ones in the extra of its outlet's Asset event (keyed by the day, for reporting)."""
 
     def execute(self, context: Any) -> dict[str, Any]:
         from spotify_agent.analytics.trend_detection import detect_listening_trends
         from spotify_agent_airflow.audit import attempt_of
 
         conf = read_conf(context, TrendDetectionConf)
-        engine = self.warehouse_engine()
-        days = days_asked_for(context, conf.day, engine)
-        found, summary = detect_listening_trends(engine, days, conf, attempt_of(context))
-        for day in found:
-            log.info("%s", day.summary_line())
+        day = partition_day(context, conf.day)
+        found, summary = detect_listening_trends(
+            self.warehouse_engine(), [day], conf, attempt_of(context)
+        )
+        for each in found:
+            log.info("%s", each.summary_line())
+        keyed = context.get("partition_key") is not None
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = summary
-        return summary
+            if not keyed:  # a keyless event would start no partitioned consumer
+                context["outlet_events"][outlet].add_partitions(day.isoformat())
+        return {**summary, "day": day.isoformat()}
 
 
 class AnnounceSignificantTrendsOperator(BaseOperator):
@@ -53,5 +57,7 @@ class AnnounceSignificantTrendsOperator(BaseOperator):
         if not found.get("significant"):
             raise AirflowSkipException("no significant trend")
         for outlet in self.outlets:
-            context["outlet_events"][outlet].extra = found
+            context["outlet_events"][outlet].extra = {k: v for k, v in found.items() if k != "day"}
+            if context.get("partition_key") is None:
+                context["outlet_events"][outlet].add_partitions(found["day"])
         return int(found["significant"])

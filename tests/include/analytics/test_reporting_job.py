@@ -1,10 +1,11 @@
-"""The reporting jobs without Airflow, on each warehouse backend: a Sunday's run writes the
-day's and the week's report with their extracts and audit rows, a re-run writes the same bytes;
-e-mail sends each report once to the same people, attachments and all, and again to others."""
+"""The reporting jobs without Airflow, on each warehouse backend: the day's and the week's
+report with their extracts and audit rows, a re-run writes the same bytes; e-mail sends each
+report once to the same people, attachments and all, and again to others; a week still in
+progress is not sent."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -41,14 +42,19 @@ def _audited(engine, action: str) -> list[tuple[str, str]]:
 def _built(warehouse, objects: Path):
     with warehouse.begin() as connection:
         seed_report_history(connection)
-    return build_reports(warehouse, objects, [LAST_DAY], "auto", ATTEMPT, now=NOW)
+    return _build(warehouse, objects)
 
 
-def test_a_sunday_writes_the_day_s_and_the_week_s_report_once(warehouse, tmp_path) -> None:
+def _build(warehouse, objects: Path, now: datetime = NOW, day=LAST_DAY):
+    daily = build_reports(warehouse, objects, [day], "daily", ATTEMPT, now=now)
+    return daily + build_reports(warehouse, objects, [day], "weekly", ATTEMPT, now=now)
+
+
+def test_the_day_s_and_the_week_s_report_are_written_once(warehouse, tmp_path) -> None:
     objects = tmp_path / "objects"
 
     built = _built(warehouse, objects)
-    again = build_reports(warehouse, objects, [LAST_DAY], "auto", ATTEMPT, now=NOW)
+    again = _build(warehouse, objects)
 
     assert [(r.kind, r.label, r.prefix) for r in built] == [
         ("daily", "2026-11-22", "reports/daily/2026-11-22"),
@@ -96,3 +102,20 @@ def test_each_report_goes_once_to_the_same_people(warehouse, tmp_path) -> None:
     assert set(attachments) == {"report.html", *EXTRACTS}
     assert attachments["report.html"] == (objects / built[1]["prefix"] / "report.html").read_bytes()
     assert _audited(warehouse, "report_emailed") == [("2026-11-22", "done"), ("2026-W47", "done")]
+
+
+def test_a_week_in_progress_is_built_but_not_e_mailed(warehouse, tmp_path) -> None:
+    objects = tmp_path / "objects"
+    with warehouse.begin() as connection:
+        seed_report_history(connection)
+    wednesday = LAST_DAY - timedelta(days=4)
+    thursday_noon = datetime(2026, 11, 19, 12, tzinfo=UTC)
+    daily, weekly = _build(warehouse, objects, now=thursday_noon, day=wednesday)
+    assert (daily.complete, weekly.complete) == (True, False)
+    outbox = Outbox()
+
+    sent = email_reports(warehouse, objects, [{**r.as_dict(), "url": "u"} for r in (daily, weekly)],
+                         ["ops@example.com"], ATTEMPT, send=outbox, now=thursday_noon)  # fmt: skip
+
+    assert sent.as_result() == {"emailed": 1, "already_sent": 0}
+    assert [subject.split(" ")[0] for _, subject, _ in outbox.sent] == ["Daily"]

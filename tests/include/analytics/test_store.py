@@ -13,7 +13,7 @@ from spotify_agent.analytics.store import (
     Period,
     aggregate_extract,
     extract,
-    period_for,
+    period_of_day,
     replace_period,
 )
 from spotify_agent.warehouse.schema import (
@@ -26,6 +26,7 @@ from spotify_agent.warehouse.schema import (
 )
 
 DAY = datetime(2026, 10, 2, tzinfo=UTC)
+NEXT_WEEK = DAY + timedelta(days=7)
 TRACK, ARTIST = "0StoreTrack0000000001", "0StoreArtist000000001"
 
 
@@ -79,8 +80,8 @@ def test_the_extract_holds_the_period_and_the_dimensions_it_needs(
     with warehouse.begin() as connection:
         _seed(connection)
     with warehouse.connect() as connection:
-        data = extract(connection, period_for(DAY, date(2026, 10, 2)), tmp_path / "day")
-        empty = extract(connection, period_for(DAY, date(2026, 9, 2)), tmp_path / "empty")
+        data = extract(connection, period_of_day(date(2026, 10, 2), NEXT_WEEK), tmp_path / "day")
+        empty = extract(connection, period_of_day(date(2026, 9, 2), NEXT_WEEK), tmp_path / "empty")
     events, tracks, listeners = (
         pq.read_table(p) for p in (data.events, data.tracks, data.listeners)
     )
@@ -112,25 +113,20 @@ def test_extracts_left_by_killed_tasks_are_swept_and_running_ones_kept(tmp_path)
     assert not left.exists() and running.exists() and someone_elses.exists()
 
 
-def test_the_day_is_finished_an_hour_after_midnight_and_refreshed_until_then() -> None:
-    yesterday = Period("day", DAY - timedelta(days=1), DAY)
-    assert period_for(DAY + timedelta(hours=1)) == yesterday
-    # The midnight run: the ingest of yesterday's last hour may still be running.
-    assert period_for(DAY) == Period("partial", yesterday.start, DAY)
-    assert period_for(DAY + timedelta(minutes=30)) == Period("partial", yesterday.start, DAY)
-    assert period_for(DAY + timedelta(hours=2)) == Period("partial", DAY, DAY + timedelta(hours=2))
-
-
-def test_only_a_day_never_written_is_caught_up(warehouse) -> None:
-    from spotify_agent.analytics.store import missing_day
-
-    today = Period("partial", DAY, DAY + timedelta(hours=5))
-    with warehouse.connect() as connection:
-        assert missing_day(connection, today) == Period("day", DAY - timedelta(days=1), DAY)
-        assert missing_day(connection, Period("day", DAY, DAY + timedelta(days=1))) is None
-    _write(warehouse, Period("day", DAY - timedelta(days=1), DAY))
-    with warehouse.connect() as connection:
-        assert missing_day(connection, today) is None
+def test_a_day_is_finished_once_its_midnight_has_passed_and_so_far_until_then() -> None:
+    the_day = DAY.date()
+    assert period_of_day(the_day, DAY + timedelta(days=1)) == Period(
+        "day", DAY, DAY + timedelta(days=1)
+    )
+    assert period_of_day(the_day, DAY + timedelta(days=9)) == Period(
+        "day", DAY, DAY + timedelta(days=1)
+    )
+    # The day so far, up to the run's time.
+    noon = DAY + timedelta(hours=12)
+    assert period_of_day(the_day, noon) == Period("partial", DAY, noon)
+    # A pendulum or other-zone time is the same instant.
+    paris = timezone(timedelta(hours=2))
+    assert period_of_day(the_day, noon.astimezone(paris)) == Period("partial", DAY, noon)
 
 
 def test_a_late_partial_never_replaces_a_written_day_and_erased_listeners_are_left_out(
@@ -149,14 +145,14 @@ def test_a_late_partial_never_replaces_a_written_day_and_erased_listeners_are_le
 def test_a_period_is_replaced_whole_and_the_day_drops_its_partial(warehouse) -> None:
     with warehouse.begin() as connection:
         _seed(connection)
-    partial = period_for(DAY + timedelta(hours=12))
+    partial = period_of_day(DAY.date(), DAY + timedelta(hours=12))
     assert partial == Period("partial", DAY, DAY + timedelta(hours=12))
     _write(warehouse, partial)
     assert [row[2:] for row in _rows(warehouse, agg_tracks)] == [(TRACK, 2, 1)]
     _write(warehouse, partial)  # the next hour's run of the same day, same data: same rows
     assert len(_rows(warehouse, agg_tracks)) == 1
 
-    day = period_for(DAY + timedelta(days=1, hours=1))  # the 01:00 run
+    day = period_of_day(DAY.date(), DAY + timedelta(days=1, hours=1))  # once the day is over
     assert day == Period("day", DAY, DAY + timedelta(days=1))
     _write(warehouse, day)
     first = {t.name: _rows(warehouse, t) for t in (agg_tracks, agg_listeners)}

@@ -1,7 +1,7 @@
 """The streaming_aggregation job without Airflow, on each warehouse backend: a finished day's
 rows written and audited for the attempt, its bad plays quarantined naming the field, a re-run
-writes the same, a day never written comes with the next partial, listeners being erased are left
-out, and a killed task's extract is swept."""
+writes the same, today's partition written as the day so far, two days at once touch only their
+own rows, listeners being erased are left out, and a killed task's extract is swept."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from functools import partial
 
 from sqlalchemy import select
 
-from spotify_agent.analytics.confs import StreamingAggregationConf
 from spotify_agent.analytics.store import EXTRACT_PREFIX
 from spotify_agent.analytics.streaming_aggregation import aggregate_listening
 from spotify_agent.core.audit import Attempt
@@ -34,7 +33,7 @@ ERASED = partial(erased_among, key=Keyring(None))
 DAY = datetime(2026, 10, 1, tzinfo=UTC)
 NOW = DAY + timedelta(days=1, hours=12)
 TRACK, UNKNOWN, ARTIST = "0JobTrack000000000001", "0JobTrack000000000099", "0JobArtist00000000001"
-THE_DAY = StreamingAggregationConf(day=DAY.date())
+THE_DAY = DAY.date()
 
 
 def _plant(connection) -> None:
@@ -69,6 +68,14 @@ def _rows(engine, table, kind: str = "day", start: datetime = DAY) -> list[tuple
         return sorted(tuple(row) for row in connection.execute(query))
 
 
+def _all_rows(engine, table) -> list:
+    """Every row, with its kind and period start, in a form comparable across backends."""
+    from spotify_agent.warehouse.times import stored_utc
+
+    with engine.connect() as connection:
+        return [(row[0], stored_utc(row[1]), *row[2:]) for row in connection.execute(select(table))]
+
+
 def _all(engine, table) -> list[dict]:
     with engine.connect() as connection:
         return [dict(row) for row in connection.execute(select(table)).mappings()]
@@ -80,16 +87,14 @@ def test_a_finished_day_is_written_quarantined_and_audited_for_the_attempt(
     with warehouse.begin() as connection:
         _plant(connection)
 
-    aggregation = aggregate_listening(
-        warehouse, NOW, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW
-    )
+    done = aggregate_listening(warehouse, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW)
 
     assert _rows(warehouse, agg_tracks) == [(TRACK, 3, 2)]
     assert _rows(warehouse, agg_listeners) == [
         ("job-ana", 2, 300_000, 2),
         ("job-cid", 1, 90_000, 1),
     ]
-    (done,) = aggregation.periods
+    assert done.finished
     assert done.counts["plays"] == 3 and done.counts["quarantined"] == 2
     assert done.counts["rejected_unknown_track"] == 1
     assert done.counts["rejected_negative_duration"] == 1
@@ -103,12 +108,8 @@ def test_a_finished_day_is_written_quarantined_and_audited_for_the_attempt(
     assert (audit["action"], audit["entity_key"]) == ("listening_aggregated", "day:2026-10-01")
     assert (audit["task_id"], audit["try_number"], audit["trace_id"]) == ("aggregate", 1, "cd" * 16)
     assert audit["counts"] == done.counts
-    assert aggregation.announced.as_dict() == {
-        "kind": "day",
-        "period_start": DAY.isoformat(),
-        **done.counts,
-    }
-    assert aggregation.summary_line() == "day:2026-10-01: 3 plays, 7 rows, 2 quarantined"
+    assert done.as_dict() == {"kind": "day", "period_start": DAY.isoformat(), **done.counts}
+    assert done.summary_line() == "day:2026-10-01: 3 plays, 7 rows, 2 quarantined"
 
 
 class Ticking:
@@ -122,35 +123,29 @@ class Ticking:
         return self.now
 
 
-def test_each_step_and_the_periods_done_are_logged_with_time_and_rate(
-    warehouse, tmp_path, caplog
-) -> None:
+def test_each_step_is_logged_with_time_and_rate(warehouse, tmp_path, caplog) -> None:
     with warehouse.begin() as connection:
         _plant(connection)
     caplog.set_level(logging.INFO, logger="spotify_agent.analytics.streaming_aggregation")
 
     aggregate_listening(
-        warehouse, NOW, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW, every_s=0,
-        clock=Ticking(),
-    )  # fmt: skip
+        warehouse, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW, clock=Ticking()
+    )
 
     assert [record.getMessage() for record in caplog.records] == [
-        "aggregating day:2026-10-01: starting, 1 periods",
         # the extract holds every play of the day, the bad ones too
         "day:2026-10-01: extracted 5 plays in 5 s, 1.0 plays/s",
         "day:2026-10-01: aggregated 5 plays in 5 s, 1.0 plays/s",
-        "aggregating day:2026-10-01: 1 of 1 periods (100%), 3.0 periods/min, about 0 s left",
-        "aggregating day:2026-10-01: done, 1 periods in 25 s, 2.4 periods/min",
     ]
 
 
 def test_a_re_run_writes_the_same_rows_and_sets_aside_nothing_twice(warehouse, tmp_path) -> None:
     with warehouse.begin() as connection:
         _plant(connection)
-    first = aggregate_listening(warehouse, NOW, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW)
+    first = aggregate_listening(warehouse, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW)
     before = {t.name: _rows(warehouse, t) for t in (agg_tracks, agg_listeners)}
 
-    again = aggregate_listening(warehouse, NOW, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW)
+    again = aggregate_listening(warehouse, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW)
 
     assert {t.name: _rows(warehouse, t) for t in (agg_tracks, agg_listeners)} == before
     assert len(_all(warehouse, quarantine)) == 2
@@ -158,24 +153,44 @@ def test_a_re_run_writes_the_same_rows_and_sets_aside_nothing_twice(warehouse, t
     assert again == first
 
 
-def test_a_day_never_written_is_written_by_the_next_partial(warehouse, tmp_path) -> None:
+def test_today_is_written_as_the_day_so_far_and_its_bad_plays_wait(warehouse, tmp_path) -> None:
     with warehouse.begin() as connection:
         _plant(connection)
-    noon_next_day = DAY + timedelta(days=1, hours=12)
+    today = (DAY + timedelta(days=1)).date()
 
-    aggregation = aggregate_listening(
-        warehouse, noon_next_day, StreamingAggregationConf(), ATTEMPT, ERASED,
-        scratch=tmp_path, now=NOW,
-    )  # fmt: skip
+    done = aggregate_listening(warehouse, today, ATTEMPT, ERASED, scratch=tmp_path, now=NOW)
 
-    assert [done.period.label for done in aggregation.periods] == [
-        "day:2026-10-01",
-        "partial:2026-10-02",
-    ]
+    assert not done.finished  # announce_day announces nothing
+    assert done.period.end == NOW
     assert _rows(warehouse, agg_tracks, "partial", DAY + timedelta(days=1)) == [(TRACK, 1, 1)]
-    # announce_day announces the finished day, not the later partial
-    assert aggregation.announced.as_dict()["kind"] == "day"
-    assert aggregation.periods[1].counts["quarantined"] == 0  # a partial's bad plays wait
+    assert _rows(warehouse, agg_tracks) == []  # the day before is another partition
+    assert done.counts["quarantined"] == 0
+
+
+def test_two_days_at_once_write_what_each_writes_alone(warehouse, tmp_path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with warehouse.begin() as connection:
+        _plant(connection)
+    days = (THE_DAY, THE_DAY + timedelta(days=1))
+    later = NOW + timedelta(days=1)  # both finished
+    for day in days:
+        aggregate_listening(warehouse, day, ATTEMPT, ERASED, scratch=tmp_path, now=later)
+    alone = {
+        t.name: sorted(map(tuple, _all_rows(warehouse, t))) for t in (agg_tracks, agg_listeners)
+    }
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(
+            lambda day: aggregate_listening(warehouse, day, ATTEMPT, ERASED, scratch=tmp_path, now=later),
+            days,
+        ))  # fmt: skip
+
+    at_once = {
+        t.name: sorted(map(tuple, _all_rows(warehouse, t))) for t in (agg_tracks, agg_listeners)
+    }
+    assert at_once == alone
+    assert {row[1] for row in alone["agg_tracks"]} == {DAY, DAY + timedelta(days=1)}
 
 
 def test_a_listener_being_erased_is_left_out_of_rows_and_quarantine(warehouse, tmp_path) -> None:
@@ -187,9 +202,7 @@ def test_a_listener_being_erased_is_left_out_of_rows_and_quarantine(warehouse, t
               "requested_by_run": "r", "trace_id": "0" * 32, "requested_at": NOW}],
         )  # fmt: skip
 
-    (done,) = aggregate_listening(
-        warehouse, NOW, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW
-    ).periods
+    done = aggregate_listening(warehouse, THE_DAY, ATTEMPT, ERASED, scratch=tmp_path, now=NOW)
 
     assert done.counts["erased_users_left_out"] == 1
     assert done.counts["quarantined"] == 0
@@ -204,7 +217,7 @@ def test_an_extract_left_by_a_killed_task_is_swept(warehouse, tmp_path) -> None:
     six_hours_ago = (NOW - timedelta(hours=7)).timestamp()
     os.utime(stale, (six_hours_ago, six_hours_ago))
 
-    aggregate_listening(warehouse, NOW, THE_DAY, ATTEMPT, ERASED, scratch=scratch, now=NOW)
+    aggregate_listening(warehouse, THE_DAY, ATTEMPT, ERASED, scratch=scratch, now=NOW)
 
     assert not stale.exists()
     assert list(scratch.iterdir()) == []  # the run's own extract is gone too

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -101,10 +101,11 @@ def test_store_counts_new_and_duplicate_events_on_both_backends(warehouse) -> No
     ]
     assert all(isinstance(e, ListeningEvent) for e in events)
     with warehouse.begin() as connection:
-        assert write_events(connection, events[:2], source="f1", run_id="r1", at=NOW) == (2, 0)  # type: ignore[arg-type]
-        assert write_events(connection, [*events, events[2]], source="f2", run_id="r2", at=NOW) == (
-            1,
-            3,
-        )  # type: ignore[arg-type]
+        day = {date(2026, 11, 26)}  # the partition the new events change
+        assert write_events(connection, events[:2], source="f1", run_id="r1", at=NOW) == (2, 0, day)  # type: ignore[arg-type]
+        again = write_events(connection, [*events, events[2]], source="f2", run_id="r2", at=NOW)  # type: ignore[arg-type]
+        assert again == (1, 3, day)
+        # Nothing new: no partition changed.
+        assert write_events(connection, events, source="f3", run_id="r3", at=NOW).days == set()  # type: ignore[arg-type]
         total = connection.exec_driver_sql("SELECT count(*) FROM listening_events").scalar_one()
     assert total == 3

@@ -42,6 +42,7 @@ from spotify_agent.warehouse.schema import (
     listening_events,
     quarantine,
 )
+from spotify_agent.warehouse.times import stored_utc
 from spotify_emulator.config import CatalogSpec
 from spotify_emulator.testing import EmulatorHandle, run_emulator
 from tests.conftest import table_rows
@@ -185,7 +186,10 @@ def test_a_users_plays_are_stored_with_their_tracks_and_cursor_and_audited_by_ps
         ATTEMPT.trace_id,
     )
     assert audit["entity_key"] == pseudonymise(user, namespace="user") != user
-    assert audit["counts"] == ingested.counts == ingested.as_dict()
+    assert audit["counts"] == ingested.counts
+    # The days of the plays stored: the listening_events partitions summarise announces.
+    days = sorted({stored_utc(e["played_at"]).date().isoformat() for e in events})
+    assert ingested.as_dict() == {**ingested.counts, "partitions": days}
     assert ingested.summary_line() == (
         f"recently played via {CONN}: 50 rows written, {len(played)} catalogue tracks"
     )
