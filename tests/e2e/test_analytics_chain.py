@@ -34,7 +34,6 @@ from spotify_agent.warehouse.schema import (
     reports,
 )
 from spotify_agent.warehouse.times import stored_utc
-from tests.e2e.conftest import airflow_until_ok
 
 DAY = date(2026, 9, 15)  # a Tuesday of ISO week 38
 WEEK_KEY = "2026-09-14 (W38)"
@@ -93,22 +92,32 @@ def _seed(engine) -> None:
 
 
 @pytest.fixture(scope="module")
-def chain(airflow_home, running_airflow, api):
-    env, _ = running_airflow
+def seeded(airflow_home):
     engine = create_engine(f"sqlite:///{airflow_home.warehouse_path}")
     _seed(engine)
-    for dag_id in CHAIN:
-        airflow_until_ok(env, "dags", "unpause", dag_id)
     yield engine
-    # Their events would otherwise start runs beside the other tests.
+    engine.dispose()
+
+
+def _set_paused(api, dag_id: str, paused: bool) -> bool:
+    answer = api.request("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
+    return answer.status_code == 200
+
+
+@pytest.fixture
+def chain(seeded, api):
+    """The chain unpaused for one test: other tests of this worker's Airflow run between this
+    module's tests, and the chain's runs must not start beside theirs."""
     for dag_id in CHAIN:
-        airflow_until_ok(env, "dags", "pause", dag_id)
+        _wait(f"{dag_id} could not be unpaused", lambda dag_id=dag_id: _set_paused(api, dag_id, False), 120)  # fmt: skip
+    yield seeded
+    for dag_id in CHAIN:
+        _set_paused(api, dag_id, True)
     # The content_generation runs trend_detection started would wait for a review (one active
-    # run) in front of the other tests' runs.
+    # run) in front of the next test's own (test_content_approval).
     for run in api.request("GET", "/dags/content_generation/dagRuns").json()["dag_runs"]:
         if run["dag_run_id"].startswith("trend_detection__"):
             api.request("DELETE", f"/dags/content_generation/dagRuns/{run['dag_run_id']}")
-    engine.dispose()
 
 
 def _wait(what: str, found, timeout_s: float = 300):
@@ -217,8 +226,7 @@ def test_the_day_s_report_is_served_to_a_signed_in_user(chain, api) -> None:
     assert f'href="daily/{DAY}/report.html"' in index.text
 
 
-def test_a_late_file_re_runs_its_day_and_its_week(chain, api, airflow_home, running_airflow):
-    env, _ = running_airflow
+def test_a_late_file_re_runs_its_day_and_its_week(chain, api, airflow_home) -> None:
     _wait("the first chain", lambda: _succeeded(api, "weekly_reporting", WEEK_KEY))
     landing = airflow_home.objects_path / "landing" / "listening" / "late"
     landing.mkdir(parents=True, exist_ok=True)
@@ -229,7 +237,7 @@ def test_a_late_file_re_runs_its_day_and_its_week(chain, api, airflow_home, runn
         for i in range(100)
     ]  # fmt: skip
     (airflow_home.objects_path / key).write_text("\n".join(map(json.dumps, late)) + "\n")
-    airflow_until_ok(env, "dags", "unpause", "listening_ingest")
+    assert _set_paused(api, "listening_ingest", False)
     try:
         answer = api.request(
             "POST",
@@ -239,7 +247,7 @@ def test_a_late_file_re_runs_its_day_and_its_week(chain, api, airflow_home, runn
         assert answer.status_code == 200, answer.text
         _wait(f"{key} was not ingested", lambda: _ingested(chain, key))
     finally:
-        airflow_until_ok(env, "dags", "pause", "listening_ingest")
+        _set_paused(api, "listening_ingest", True)
 
     _chain_done(api, DAY, at_least=2)
     _wait("the late day did not re-run its week",
