@@ -300,9 +300,16 @@ def ingest_event_file(
     with engine.begin() as connection:
         stale = _stale_days(connection, batch.events)
         counts, days = _store_file(
-            connection, objects, object_key, (data, digest), batch, attempt, guard(), at=at,
+            connection,
+            objects,
+            object_key,
+            (data, digest),
+            batch,
+            attempt,
+            guard(),
+            at=at,
             looked_up=(looked_up, stale),
-        )  # fmt: skip
+        )
     return ListeningIngest(object_key, "stored", counts, days | stale)
 
 

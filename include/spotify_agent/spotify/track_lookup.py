@@ -124,9 +124,14 @@ def look_up_unknown_tracks(
             learned, missing = learned + len(rows), missing + absent
     log.info(
         "looked up %d unknown tracks (%s tier): %d learned, %d unknown to Spotify; %d not asked "
-        "again (unknown within %s)",
-        len(ask), chosen.tier, learned, missing, len(recent), ASK_AGAIN_AFTER,
-    )  # fmt: skip
+        "again (unknown within %d days)",
+        len(ask),
+        chosen.tier,
+        learned,
+        missing,
+        len(recent),
+        ASK_AGAIN_AFTER.days,
+    )
     calls = chosen.calls.summary() if chosen.calls is not None else None
     return LookedUp(learned, missing, len(recent), calls)
 

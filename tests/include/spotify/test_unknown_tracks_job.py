@@ -257,7 +257,9 @@ def test_a_day_set_aside_for_an_unknown_track_is_announced_and_counted_once_it_i
 
     # A later file names the track again: the lookup learns it.
     later = [_play(track, "2026-11-20T07:00:00Z", user_id="cid")]
-    learned = _ingest(warehouse, objects, _land(objects, "later", later), _connect(monkeypatch, extended))
+    learned = _ingest(
+        warehouse, objects, _land(objects, "later", later), _connect(monkeypatch, extended)
+    )
 
     # Its own day, and the day set aside: summarise announces both.
     assert learned.as_dict()["partitions"] == [day.isoformat(), "2026-11-20"]
@@ -268,7 +270,9 @@ def test_a_day_set_aside_for_an_unknown_track_is_announced_and_counted_once_it_i
     assert _set_aside(warehouse, day) == 0
     # Once re-run, the day is not announced again by the next play of the track.
     next_play = [_play(track, "2026-11-20T07:30:00Z", user_id="cid")]
-    after = _ingest(warehouse, objects, _land(objects, "next", next_play), _connect(monkeypatch, extended))
+    after = _ingest(
+        warehouse, objects, _land(objects, "next", next_play), _connect(monkeypatch, extended)
+    )
     assert after.as_dict()["partitions"] == ["2026-11-20"]
 
 
