@@ -41,7 +41,7 @@ client credentials and tier): `GET /v1/tracks?ids=` with 50 ids per call on the 
 a longer wait hands the task back to Airflow before the file is stored, and the retry asks only
 what is left (found tracks are committed 50 ids at a time). Ids Spotify does not know are
 quarantined (source `spotify:track`, field `track_id`) and not asked again for 7 days; delete
-the row to have one asked sooner. `catalogue_conn_id: null` asks nothing (their plays wait, set
+the row to have one asked sooner. `look_up_tracks: false` asks nothing (their plays wait, set
 aside by the aggregation). Results count `tracks_learned`, `tracks_unknown_to_spotify`,
 `tracks_not_asked_again` and the calls made.
 

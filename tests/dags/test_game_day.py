@@ -27,7 +27,7 @@ from tests.conftest import PROJECT_DIR, make_airflow_home, redis_connection
 GONE, KEPT = "gameday.gone", "gameday.kept"
 TRACK = "4uLU6hMCjMI75M1A2tKUQC"
 # Landed files only, and no Spotify here: the tracks they name are not looked up.
-LANDED_ONLY = {"sources": ["landing_files"], "catalogue_conn_id": None}
+LANDED_ONLY = {"sources": ["landing_files"], "look_up_tracks": False}
 DEMO_KEY = "demo-erasure-key-not-for-production"
 NEW_KEY = "game-day-rotated-erasure-key-0042"
 # Tables a re-run may add to (docs/OPERATIONS.md, README): bookkeeping, not business state.

@@ -27,7 +27,7 @@ DEMO_KEY = b"demo-erasure-key-not-for-production"
 GONE = "erase.me-1"  # the id seed_everywhere plants
 KEPT = "erase.me-10"
 # Landed files only, and no Spotify here: the tracks they name are not looked up.
-LANDED_ONLY = {"sources": ["landing_files"], "catalogue_conn_id": None}
+LANDED_ONLY = {"sources": ["landing_files"], "look_up_tracks": False}
 
 
 def _engine(airflow_home):

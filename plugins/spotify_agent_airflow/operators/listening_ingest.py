@@ -24,11 +24,9 @@ def plan_users(context: Any) -> list[str]:
     return conf.spotify_conn_ids if "recently_played" in conf.sources else []
 
 
-def catalogue_lookup(conn_id: str | None) -> Callable[[], Any] | None:
+def catalogue_lookup(conn_id: str) -> Callable[[], Any]:
     """Builds the lookup of unknown tracks through ``conn_id``'s app client (client credentials)
-    and tier when the job asks for it; ``None`` when the conf turns lookups off."""
-    if conn_id is None:
-        return None
+    and tier when the job asks for it."""
 
     def build() -> Any:
         from spotify_agent.spotify import listening_ingest as job
@@ -127,7 +125,7 @@ class IngestEventFileOperator(WarehouseOperator):
             # Only a file with rows to store needs the keys (a skipped one logs no key warning).
             guard=lambda: IngestGuard(erasure_keyring()),
             # Only a file naming tracks the catalogue lacks reads the Spotify connection.
-            tracks=catalogue_lookup(conf.catalogue_conn_id),
+            tracks=catalogue_lookup(conf.catalogue_conn_id) if conf.look_up_tracks else None,
         )
         log.info("%s", ingested.summary_line())
         return ingested.as_dict()
