@@ -25,10 +25,32 @@ problem, never the value. A record over 64 KiB is kept once, in the object store
 `(user_id, played_at, track_id)`, so overlaps are stored once and counted as duplicates.
 Recently-played does not say how long a track played: `ms_played` stays empty for those events.
 
+**One play, whichever source**: a landed file gives whole seconds (`08:00:05Z`), recently-played
+milliseconds (`08:00:05.123Z`). Two events of the same user and the same track whose `played_at`
+is equal once both are truncated to the second are one play: the second to arrive is counted as
+a duplicate, whichever source came first, and the first stored is kept (a file's `ms_played`, or
+the API's milliseconds). Plays a second apart, or of another track, stay two plays. Two ingests
+of the same user at once (a file and recently-played in the same run) cannot both store it: the
+check and the insert hold a lock per user.
+
+**Unknown tracks**: before a batch is stored, the tracks its plays name that `catalogue_tracks`
+lacks (a file's plays of tracks nobody played through the API; recently-played brings its track
+objects) are looked up through the conf's `catalogue_conn_id` (`spotify_default`; its app's
+client credentials and tier): `GET /v1/tracks?ids=` with 50 ids per call on the extended tier,
+`GET /v1/tracks/{id}` per id in development mode, within the hook's retry and `Retry-After` cap;
+a longer wait hands the task back to Airflow before the file is stored, and the retry asks only
+what is left (found tracks are committed 50 ids at a time). Ids Spotify does not know are
+quarantined (source `spotify:track`, field `track_id`) and not asked again for 7 days; delete
+the row to have one asked sooner. `look_up_tracks: false` asks nothing (their plays wait, set
+aside by the aggregation). Results count `tracks_learned`, `tracks_unknown_to_spotify`,
+`tracks_not_asked_again` and the calls made.
+
 **Partitions**: `summarise` updates the `listening_events` Asset with the UTC days of the plays
 the run stored as partition keys (`YYYY-MM-DD`), one event per day: `streaming_aggregation` runs
 once for each of those days, so a late file for last Tuesday re-runs last Tuesday only. A run
-that stored nothing announces no day. `listening_days` announces each day again at its midnight, and
+that stored nothing announces no day. When the catalogue knows a track (looked up, or brought by
+recently-played) whose plays an earlier aggregation set aside as `unknown_track`, the days of
+those plays are announced too (`days_re_run`), so their aggregation runs again and counts them. `listening_days` announces each day again at its midnight, and
 is the way to backfill a range of days.
 """
 

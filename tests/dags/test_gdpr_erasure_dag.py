@@ -26,6 +26,8 @@ from tests.include.maintenance.test_erasure import seed_everywhere
 DEMO_KEY = b"demo-erasure-key-not-for-production"
 GONE = "erase.me-1"  # the id seed_everywhere plants
 KEPT = "erase.me-10"
+# Landed files only, and no Spotify here: the tracks they name are not looked up.
+LANDED_ONLY = {"sources": ["landing_files"], "look_up_tracks": False}
 
 
 def _engine(airflow_home):
@@ -179,7 +181,7 @@ def test_a_late_file_does_not_bring_the_erased_user_back(airflow_home, erased) -
         "listening_ingest",
         "2026-05-02",
         "--conf",
-        json.dumps({"sources": ["landing_files"]}),
+        json.dumps(LANDED_ONLY),
     )
     assert result.returncode == 0, result.stdout[-4000:]
     # Neither the warehouse nor the landed file keeps them.
@@ -407,7 +409,7 @@ def _ingest_late_plays(airflow_home, name: str, env: dict[str, str] | None = Non
         "played_at": "2026-05-01T10:00:00Z",
     }
     late.write_text(json.dumps(play) + "\n")
-    conf = json.dumps({"sources": ["landing_files"]})
+    conf = json.dumps(LANDED_ONLY)
     return airflow_home.airflow(
         "dags", "test", "listening_ingest", "2026-05-02", "--conf", conf, extra_env=env
     )

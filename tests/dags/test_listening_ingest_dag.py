@@ -223,3 +223,46 @@ def test_unknown_source_is_refused_before_the_run(airflow_home, emulator) -> Non
     )
     assert result.returncode != 0
     assert "Invalid input for param sources" in result.stdout + result.stderr
+
+
+def test_a_file_that_teaches_the_catalogue_a_track_re_announces_the_days_set_aside(
+    airflow_home, emulator, first_run, tmp_path
+) -> None:
+    """A play of a track nobody played through the API was set aside by its day's aggregation;
+    a later file names the track: the run looks it up and summarise announces that day too."""
+    from functools import partial
+
+    from spotify_agent.analytics.streaming_aggregation import aggregate_listening
+    from spotify_agent.core.audit import Attempt
+    from spotify_agent.maintenance.erasure import erased_among
+    from spotify_agent.maintenance.erasure_keys import Keyring
+
+    track = next(t for t in emulator.track_ids() if _count(
+        airflow_home, catalogue_tracks, catalogue_tracks.c.track_id == t) == 0)  # fmt: skip
+    engine = create_engine(f"sqlite:///{airflow_home.warehouse_path}")
+    with engine.begin() as connection:
+        connection.execute(listening_events.insert(), [{
+            "user_id": "early-user", "track_id": track, "source": "landed-before",
+            "played_at": datetime(2026, 11, 10, 9, tzinfo=UTC), "run_id": "seed",
+            "ingested_at": datetime(2026, 11, 11, tzinfo=UTC),
+        }])  # fmt: skip
+    attempt = Attempt("streaming_aggregation", "manual__seed", "ab" * 16, task_id="aggregate")
+    set_aside = aggregate_listening(
+        engine, datetime(2026, 11, 10).date(), attempt, partial(erased_among, key=Keyring(None)),
+        scratch=tmp_path, now=datetime(2026, 11, 12, tzinfo=UTC),
+    )  # fmt: skip
+    engine.dispose()
+    assert set_aside.counts["rejected_unknown_track"] == 1
+    landing = airflow_home.objects_path / "landing" / "listening" / "2026-11-27"
+    landing.mkdir(parents=True, exist_ok=True)
+    play = {"user_id": "file-user", "track_id": track, "played_at": "2026-11-26T08:00:00Z"}
+    (landing / "learns.jsonl").write_text(json.dumps(play) + "\n")
+
+    result = airflow_home.airflow(
+        "dags", "test", "listening_ingest", "--conf", json.dumps({"sources": ["landing_files"]}),
+        extra_env=_env(emulator),
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert _count(airflow_home, catalogue_tracks, catalogue_tracks.c.track_id == track) == 1
+    assert "partitions changed: 2026-11-10, 2026-11-26" in result.stdout

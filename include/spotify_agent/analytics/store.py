@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import Connection, delete, select, text
 
 from spotify_agent.analytics.aggregation import DayAggregates, ListeningData, aggregate_day
-from spotify_agent.core.quarantine import QuarantinedItem
+from spotify_agent.core.quarantine import AGGREGATION_SOURCE, UNKNOWN_TRACK, QuarantinedItem
 from spotify_agent.warehouse.schema import (
     agg_artist_country,
     agg_hours,
@@ -50,7 +50,7 @@ TABLES = {
     "users": agg_listeners,
     "hours": agg_hours,
 }
-QUARANTINE_SOURCE = "streaming_aggregation"
+QUARANTINE_SOURCE = AGGREGATION_SOURCE
 _BATCH = 50_000
 EXTRACT_PREFIX = "listening-extract-"
 STALE_EXTRACT = timedelta(hours=6)  # the aggregation task times out after 40 minutes
@@ -279,7 +279,7 @@ def rejected_items(
 _FIELD_OF = {
     "in_future": "played_at",
     "outside_interval": "played_at",
-    "unknown_track": "track_id",
+    UNKNOWN_TRACK: "track_id",
     "negative_duration": "ms_played",
     "absurd_duration": "ms_played",
 }

@@ -36,6 +36,11 @@ MAX_REASON_CHARS = 1000
 # The width of user id columns (spotify_agent.warehouse.schema).
 MAX_USER_ID_CHARS = 128
 _JSON_USER = re.compile(r'"user_id"\s*:\s*"([^"\\]{1,128})"')
+# The aggregation sets aside a play of a track the catalogue does not know under the source
+# "<AGGREGATION_SOURCE>:<day>" with the reason UNKNOWN_TRACK; the ingest reads them back to re-run
+# those days once the catalogue learns the track (spotify_agent.spotify.track_lookup).
+AGGREGATION_SOURCE = "streaming_aggregation"
+UNKNOWN_TRACK = "unknown_track"
 
 
 @dataclass(frozen=True)

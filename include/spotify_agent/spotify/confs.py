@@ -61,6 +61,21 @@ class ListeningIngestConf(RunConf):
         description="Spotify connections whose user (refresh token) to read recently-played for.",
         json_schema_extra={"items": {"type": "string", "pattern": CONN_ID_PATTERN}},
     )
+    catalogue_conn_id: ConnId = Field(
+        default="spotify_default",
+        description=(
+            "Spotify connection (its app's client credentials and tier) that looks up the "
+            "tracks a landed file's plays name and the catalogue lacks; read only when there "
+            "are such tracks."
+        ),
+    )
+    look_up_tracks: bool = Field(
+        default=True,
+        description=(
+            "Look up the tracks a landed file's plays name and the catalogue lacks. Off: "
+            "nothing is asked, and their plays wait, set aside by the aggregation."
+        ),
+    )
 
 
 class ListeningDaysConf(RunConf):

@@ -4,6 +4,11 @@ Every event is validated into :class:`ListeningEvent`; what fails is quarantined
 (``spotify:recently_played:<user>`` or ``<object key>:<line>``) and the reason. Events are keyed
 by ``(user_id, played_at, track_id)``, so the same play read twice (an overlapping cursor, a file
 landed twice) is stored once.
+
+One play, whatever the source: landed files give whole seconds (``08:00:05Z``), recently-played
+gives milliseconds (``08:00:05.123Z``). Two events of the same user and track whose ``played_at``
+is the same after truncating to the second are the same play (:func:`same_play`), stored once:
+the first stored is kept (a file's ``ms_played`` then stays, or the API's milliseconds).
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ class ListeningEvent(BaseModel):
 
     def key(self) -> tuple[str, datetime, str]:
         return (self.user_id, self.played_at.astimezone(UTC), self.track_id)
+
+    def play_key(self) -> tuple[str, datetime, str]:
+        """The play this event is, across sources: see :func:`same_play`."""
+        return same_play(self.user_id, self.played_at, self.track_id)
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -175,9 +184,17 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def same_play(user_id: str, played_at: datetime, track_id: str) -> tuple[str, datetime, str]:
+    """The key of a play across sources: the user, the track and ``played_at`` in UTC truncated
+    to the second (files carry whole seconds, recently-played milliseconds; nobody starts the
+    same track twice within one second). Naive times are UTC (SQLite reads them back so)."""
+    at = played_at.replace(tzinfo=UTC) if played_at.tzinfo is None else played_at.astimezone(UTC)
+    return (user_id, at.replace(microsecond=0), track_id)
+
+
 def unique_events(events: Iterable[ListeningEvent]) -> list[ListeningEvent]:
-    """The first of each ``(user_id, played_at, track_id)``: duplicates inside one batch."""
+    """The first event of each play (:func:`same_play`): duplicates inside one batch."""
     seen: dict[tuple[str, datetime, str], ListeningEvent] = {}
     for event in events:
-        seen.setdefault(event.key(), event)
+        seen.setdefault(event.play_key(), event)
     return list(seen.values())

@@ -8,9 +8,15 @@ quarantine items are dropped and a landed file is rewritten without them, checke
 the write's transaction. The erasure side is a port (:class:`ErasureGuard`, in a deployment
 ``spotify_agent.maintenance.erasure.IngestGuard``): this domain does not import ``maintenance``.
 
-Idempotent: events are keyed by ``(user_id, played_at, track_id)``, so a re-read stores nothing
-twice; a file is recorded by key and SHA-256 and not read again unless it changes; a refused key
-is quarantined once and not listed again; a quarantined payload is kept once.
+Before a batch is written, the tracks its plays name that the catalogue lacks are looked up on
+Spotify (:mod:`spotify_agent.spotify.track_lookup`), and the days the aggregation set aside plays
+of a track the catalogue now knows join the partitions the ingest announces, so those days are
+aggregated again with the plays counted.
+
+Idempotent: a play is stored once whatever the source (the same user and track at the same
+second: :func:`~spotify_agent.spotify.listening.same_play`), so a re-read stores nothing twice; a
+file is recorded by key and SHA-256 and not read again unless it changes; a refused key is
+quarantined once and not listed again; a quarantined payload is kept once.
 """
 
 from __future__ import annotations
@@ -50,6 +56,15 @@ from spotify_agent.spotify.listening_store import (
 )
 from spotify_agent.spotify.resilience import Resilient
 from spotify_agent.spotify.stats import CallStats
+from spotify_agent.spotify.track_lookup import (
+    LookedUp,
+    TrackLookup,
+    days_set_aside,
+    known_tracks,
+    look_up_unknown_tracks,
+)
+
+__all__ = ["TrackLookup"]  # built by the operators, which import this module whole
 
 log = logging.getLogger(__name__)
 
@@ -155,10 +170,12 @@ def ingest_recently_played(
     guard: ErasureGuard,
     objects: Any | None = None,
     calls: CallStats | None = None,
+    tracks: Callable[[], TrackLookup] | None = None,
     now: datetime | None = None,
 ) -> ListeningIngest:
-    """Store the connected user's plays since their cursor, the tracks that came with them and
-    the moved cursor; audit it under the user's pseudonym. Spotify failures are raised as
+    """Store the connected user's plays since their cursor, the tracks that came with them (and
+    those ``tracks`` looks up: plays whose track object came without an artist) and the moved
+    cursor; audit it under the user's pseudonym. Spotify failures are raised as
     ``RetryLater`` / ``PermanentFailure`` naming ``spotify_conn_id``, before anything is
     written. An erased user's account is not read (not even a cursor is kept). ``objects``
     keeps large quarantined records; ``calls`` counts the client's requests for the audit."""
@@ -178,6 +195,9 @@ def ingest_recently_played(
                 return nothing
             after_ms = cursor_of(connection, user_id)
         batch, cursor = recently_played(resilient, user_id=user_id, after_ms=after_ms, now=at)
+    came = set(batch.tracks)
+    unknown = {event.track_id for event in batch.events} - came
+    looked_up = look_up_unknown_tracks(engine, tracks, unknown, attempt, at=at)
     with engine.begin() as connection:
         # Again in the write's transaction: an erasure may have started during the read.
         if guard.erased_among(connection, [user_id]):
@@ -190,21 +210,41 @@ def ingest_recently_played(
             run_id=attempt.run_id,
             at=at,
         )
-        tracks = write_catalogue(connection, list(batch.tracks.values()), at=at)
+        catalogued = write_catalogue(connection, list(batch.tracks.values()), at=at)
         if cursor is not None:
             move_cursor(connection, user_id, cursor, spotify_conn_id=spotify_conn_id, at=at)
+        stale = _stale_days(connection, batch.events)
         counts = record_write(
             connection,
             attempt,
             "listening_ingested",
-            counts=_play_counts(written.new, written.duplicates, tracks, calls),
+            counts={
+                **_play_counts(written.new, written.duplicates, catalogued, calls),
+                **_lookup_counts(looked_up, stale - written.days, with_calls=False),
+            },
             quarantined=[*batch.quarantined, *resilient.quarantined],
             objects=objects,
             entity_type="user",
             entity_key=pseudonymise(user_id, namespace="user"),
             at=at,
         )
-    return ListeningIngest(label, "stored", counts, written.days)
+    return ListeningIngest(label, "stored", counts, written.days | stale)
+
+
+def _stale_days(connection: Connection, events: Sequence[ListeningEvent]) -> frozenset[date]:
+    """The days whose plays of the batch's tracks the aggregation set aside while the catalogue
+    did not know them, and which it knows now (the days to aggregate again)."""
+    known = known_tracks(connection, sorted({event.track_id for event in events}))
+    return days_set_aside(connection, known)
+
+
+def _lookup_counts(
+    looked_up: LookedUp, re_run: frozenset[date], *, with_calls: bool
+) -> dict[str, int]:
+    counts = looked_up.counts()
+    if not with_calls:
+        counts = {key: value for key, value in counts.items() if not key.startswith("spotify_")}
+    return {**counts, **({"days_re_run": len(re_run)} if re_run else {})}
 
 
 def _play_counts(new: int, duplicates: int, tracks: int, calls: CallStats | None) -> dict[str, int]:
@@ -224,10 +264,13 @@ def ingest_event_file(
     attempt: Attempt,
     *,
     guard: Callable[[], ErasureGuard],
+    tracks: Callable[[], TrackLookup] | None = None,
     now: datetime | None = None,
 ) -> ListeningIngest:
     """Store the events of the landed file ``object_key`` of the store ``objects``, quarantine
     its bad rows (large ones in ``objects``), record the file by key and SHA-256 and audit it.
+    The tracks its plays name that the catalogue lacks are looked up first through ``tracks``
+    (built only then; ``None`` asks nothing): a Spotify failure leaves the file for the retry.
 
     A file read before (same key and SHA-256) or gone since it was listed is skipped; one that
     is a link or lies outside the landing folder is refused unread (a reference to it is
@@ -252,11 +295,22 @@ def ingest_event_file(
             log.info("%s (sha256 %s) was ingested before: skipped", object_key, digest[:12])
             return _skipped(object_key)
     batch = read_event_file(data, key=object_key, now=at)
+    named = {event.track_id for event in batch.events}
+    looked_up = look_up_unknown_tracks(engine, tracks, named, attempt, at=at)
     with engine.begin() as connection:
+        stale = _stale_days(connection, batch.events)
         counts, days = _store_file(
-            connection, objects, object_key, (data, digest), batch, attempt, guard(), at=at
+            connection,
+            objects,
+            object_key,
+            (data, digest),
+            batch,
+            attempt,
+            guard(),
+            at=at,
+            looked_up=(looked_up, stale),
         )
-    return ListeningIngest(object_key, "stored", counts, days)
+    return ListeningIngest(object_key, "stored", counts, days | stale)
 
 
 def _store_file(
@@ -269,6 +323,7 @@ def _store_file(
     guard: ErasureGuard,
     *,
     at: datetime,
+    looked_up: tuple[LookedUp, frozenset[date]],
 ) -> tuple[dict[str, int], frozenset[date]]:
     events, bad, erased = guard.without_erased(connection, batch.events, batch.quarantined)
     dropped = len(batch.events) + len(batch.quarantined) - len(events) - len(bad)
@@ -290,6 +345,7 @@ def _store_file(
             "duplicates": duplicates,
             "quarantined": 0,  # record_write adds the items it sets aside
             "erased_user_rows_dropped": dropped,
+            **_lookup_counts(looked_up[0], looked_up[1] - days, with_calls=True),
         },
         quarantined=bad,
         objects=objects,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, delete, false, select, text
 
 from spotify_agent.core.quarantine import QuarantinedItem, payload_sha256
-from spotify_agent.spotify.listening import ListeningEvent, unique_events
+from spotify_agent.spotify.listening import ListeningEvent, same_play, unique_events
 from spotify_agent.warehouse.schema import (
     catalogue_tracks,
     ingested_files,
@@ -38,24 +39,30 @@ def write_events(
     run_id: str,
     at: datetime,
 ) -> EventsWritten:
-    """Store events not stored yet. The key makes a re-read harmless."""
+    """Store the plays not stored yet, from any source: an event is a duplicate of a stored one
+    of the same user and track whose ``played_at`` is equal after truncating both to the second
+    (:func:`~spotify_agent.spotify.listening.same_play`), so a file's whole seconds and the
+    API's milliseconds of one play are stored once, whichever came first; the first is kept.
+
+    On PostgreSQL each user's plays are locked for the transaction first, so two ingests of the
+    same user at once (a file and recently-played) cannot both find a play new."""
     unique = unique_events(events)
     duplicates = len(events) - len(unique)
+    users = sorted({event.user_id for event in unique})
+    lock_users(connection, users)
     existing: set[tuple[str, datetime, str]] = set()
-    for user_id in {event.user_id for event in unique}:
-        mine = [event for event in unique if event.user_id == user_id]
-        low = min(event.key()[1] for event in mine)
-        high = max(event.key()[1] for event in mine)
+    for user_id in users:
+        seconds = [event.play_key()[1] for event in unique if event.user_id == user_id]
         query = select(listening_events.c.played_at, listening_events.c.track_id).where(
             and_(
                 listening_events.c.user_id == user_id,
-                listening_events.c.played_at >= low,
-                listening_events.c.played_at <= high,
+                listening_events.c.played_at >= min(seconds),
+                listening_events.c.played_at < max(seconds) + timedelta(seconds=1),
             )
         )
         for played_at, track_id in connection.execute(query):
-            existing.add((user_id, stored_utc(played_at), track_id))
-    new = [event for event in unique if event.key() not in existing]
+            existing.add(same_play(user_id, stored_utc(played_at), track_id))
+    new = [event for event in unique if event.play_key() not in existing]
     upsert(
         connection,
         listening_events,
@@ -68,6 +75,23 @@ def write_events(
     )
     days = frozenset(event.key()[1].date() for event in new)
     return EventsWritten(len(new), duplicates + len(unique) - len(new), days)
+
+
+def lock_users(connection: Connection, user_ids: Sequence[str]) -> None:
+    """Make the check for stored plays and the insert one step for these users: on PostgreSQL a
+    transaction-scoped advisory lock per user, in sorted order so two writers never wait on
+    each other in a cycle; on SQLite the database's write lock, taken now by a write that
+    changes nothing (the driver would begin the transaction only at the insert, after the
+    check)."""
+    if not user_ids:
+        return
+    if connection.dialect.name == "sqlite":
+        connection.execute(delete(listening_events).where(false()))
+        return
+    for user_id in sorted(user_ids):
+        digest = hashlib.sha256(f"listening_events\x1f{user_id}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def write_catalogue(

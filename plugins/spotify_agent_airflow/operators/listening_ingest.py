@@ -7,6 +7,7 @@ are :class:`spotify_agent.maintenance.erasure.IngestGuard` under the deployment'
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -21,6 +22,20 @@ log = logging.getLogger(__name__)
 def plan_users(context: Any) -> list[str]:
     conf = read_conf(context, ListeningIngestConf)
     return conf.spotify_conn_ids if "recently_played" in conf.sources else []
+
+
+def catalogue_lookup(conn_id: str) -> Callable[[], Any]:
+    """Builds the lookup of unknown tracks through ``conn_id``'s app client (client credentials)
+    and tier when the job asks for it."""
+
+    def build() -> Any:
+        from spotify_agent.spotify import listening_ingest as job
+        from spotify_agent_airflow.hooks.spotify import SpotifyHook
+
+        spotify = SpotifyHook(conn_id)
+        return job.TrackLookup(spotify.client, spotify.tier, conn_id, spotify.stats)
+
+    return build
 
 
 class PlanUsersOperator(BaseOperator):
@@ -75,6 +90,10 @@ class RecentlyPlayedOperator(WarehouseOperator):
             guard=guard,
             objects=object_store_root(),
             calls=spotify.stats,
+            # The user's own client looks up what came without an artist (its calls counted).
+            tracks=lambda: job.TrackLookup(
+                spotify.user_client, spotify.tier, self.spotify_conn_id, spotify.stats
+            ),
         )
         log.info("%s", ingested.summary_line())
         return ingested.as_dict()
@@ -97,6 +116,7 @@ class IngestEventFileOperator(WarehouseOperator):
         from spotify_agent_airflow.hooks.erasure_key import erasure_keyring
         from spotify_agent_airflow.object_store import object_store_root
 
+        conf = read_conf(context, ListeningIngestConf)
         ingested = job.ingest_event_file(
             self.warehouse_engine(),
             object_store_root(),
@@ -104,6 +124,8 @@ class IngestEventFileOperator(WarehouseOperator):
             attempt_of(context),
             # Only a file with rows to store needs the keys (a skipped one logs no key warning).
             guard=lambda: IngestGuard(erasure_keyring()),
+            # Only a file naming tracks the catalogue lacks reads the Spotify connection.
+            tracks=catalogue_lookup(conf.catalogue_conn_id) if conf.look_up_tracks else None,
         )
         log.info("%s", ingested.summary_line())
         return ingested.as_dict()

@@ -63,6 +63,26 @@ def test_removed_endpoints_answer_403_in_development_only(
             assert response.json() == {"error": {"status": 403, "message": "Forbidden"}}
 
 
+def test_tracks_by_id_per_tier_null_or_404_for_an_unknown_id(ext_api: Api, dev_api: Api) -> None:
+    """What the ingest's lookup of unknown tracks relies on: several tracks (up to 50, in the
+    order asked, ``null`` for an id Spotify does not know) on the extended tier only; one track
+    by id in both tiers, 404 for an unknown id."""
+    unknown = "0NoSuchTrack0000000001"
+    for api in (ext_api, dev_api):
+        known = api.handle.track_ids()[:3]
+        for track_id in known:
+            assert api.ok("GET", f"/tracks/{track_id}")["id"] == track_id
+        missing = api.get(f"/tracks/{unknown}")
+        assert missing.status_code == 404, (api.handle.tier, missing.text)
+        assert missing.json()["error"]["status"] == 404
+    known = ext_api.handle.track_ids()[:3]
+    batch = ext_api.ok("GET", "/tracks", params={"ids": ",".join([known[0], unknown, *known[1:]])})
+    assert [t and t["id"] for t in batch["tracks"]] == [known[0], None, *known[1:]]
+    too_many = ",".join(ext_api.handle.track_ids()[:51])
+    assert ext_api.get("/tracks", params={"ids": too_many}).status_code == 400
+    assert dev_api.get("/tracks", params={"ids": known[0]}).status_code == 403
+
+
 def test_items_path_works_in_both_tiers_and_unknown_paths_are_404(tier_api: Api) -> None:
     playlist = tier_api.own_playlist()
     track = f"spotify:track:{tier_api.handle.track_ids()[0]}"
