@@ -119,7 +119,8 @@ def test_the_reports_are_e_mailed_with_the_report_attached(smtp, sunday_run) -> 
     assert set(attachments) == {"report.html", *EXTRACTS}
     html = attachments["report.html"]
     html = html.decode() if isinstance(html, bytes) else html
-    assert "Listening report &middot; week 2026-W47" in html
+    # The label is kept on one line (a phone would break it at its hyphen).
+    assert 'Listening report &middot; week <span class="label">2026-W47</span>' in html
     body = weekly.get_body(("html",)).get_content()
     assert f'href="{BASE_URL}/reports/weekly/2026-W47/report.html"' in body
     assert "not aggregated: 2026-11-18" in body
