@@ -160,7 +160,7 @@ def test_the_index_reads_on_a_desktop_and_a_phone(
     _open(browser, f"{base}/reports/", viewport)
     assert browser.title == "Listening reports"
     # The first row's figures (the newest daily report, whichever run made it).
-    page = browser.execute_script(MEASURE, ".report:first-child .fig .value")
+    page = browser.execute_script(MEASURE, ".group:first-of-type .report:first-child .fig .value")
     shots = _screenshots(browser, tmp_path, f"index-{viewport}")
 
     _assert_first_screen(page, f"the index at {viewport} width")
