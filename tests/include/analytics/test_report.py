@@ -114,6 +114,7 @@ def test_the_same_facts_give_the_same_bytes(seeded, weekly) -> None:
         again = report_facts(connection, ReportPeriod.weekly(LAST_DAY))
     assert render_report(again).html == render_report(weekly).html
     assert render_report(again).extracts == render_report(weekly).extracts
+    assert render_report(again).summary == render_report(weekly).summary
 
 
 def test_the_extracts_hold_the_numbers(weekly) -> None:
