@@ -9,18 +9,27 @@ those who want the numbers (the weekly one: `weekly_reporting`).
   key); a day aggregated again (a late file) gets its report again. Under `airflow dags test`
   (no partition key) give `day`. Its `reports` Asset event, keyed by the day, runs
   `weekly_reporting` for the day's week.
-* **The report** (`spotify_agent.analytics.report`): plays, listeners, hours and skip rate
-  against the previous period; three sentences (volume, the biggest mover, data quality); charts
-  (plays and listeners over four or eight weeks, top movers with their robust scores, country
-  split, top artists, hours of the day, skip rate, plays set aside per reason); the tables with
-  the numbers behind them. Self-contained: the charts are inline SVG.
+* **The report** (`spotify_agent.analytics.report`): plays, listeners, hours, skip rate and
+  plays set aside, each against the previous day, the same day a week before and the mean of
+  the 7 days before (their aggregated days), coloured by whether the change is good for the
+  business (more plays, listeners, hours: green; a higher skip rate or more plays set aside:
+  red), with a table of the comparisons; three sentences (volume against the previous day and
+  the same weekday before, the biggest mover, data quality); charts (plays and listeners over
+  four weeks, top movers with their robust scores, country split, top artists, hours of the
+  day, skip rate, plays set aside per reason); the tables with the numbers behind them. A
+  rising or falling trend is shown only with at least 3 days of history (days among the 28
+  before with the artist's or track's plays; the table's note counts those left out); new
+  entries are listed apart. A chart with nothing to draw says why in its frame. Self-contained:
+  the charts are inline SVG.
 * **Stored** under `reports/<daily|weekly>/<YYYY-MM-DD|YYYY-Www>/` in the object store
-  (`report.html`, `daily.csv`, `artists.csv`, `tracks.csv`, `countries.csv`, `movers.csv`,
-  `data_quality.csv`); recorded in `reports`. A re-run writes the same bytes (on the same
-  image: fonts and matplotlib shape the SVG).
+  (`report.html`, `comparisons.csv`, `daily.csv`, `artists.csv`, `tracks.csv`,
+  `countries.csv`, `movers.csv`, `data_quality.csv`, and `summary.json` for the index);
+  recorded in `reports`. A re-run writes the same bytes (on the same image: fonts and
+  matplotlib shape the SVG).
 * **Opened** from the `build` task's *Daily report* / *Weekly report* links, or at
-  `<api server>/reports/` (the Airflow login, with the right to read this DAG); the `reports`
-  Asset event names each URL.
+  `<api server>/reports/`, an index of every report, newest first, daily then weekly, with its
+  date, title, plays and listeners and their changes (the Airflow login, with the right to read
+  this DAG); the `reports` Asset event names each URL.
 * **E-mailed** (`email`) to `email_to` (or the `report_recipients` variable) through the
   `smtp_reports` connection: the three sentences in the body, the report and extracts attached.
   Skipped with the reason when either is missing; the same text is not sent again to the same

@@ -2,7 +2,8 @@
 ### weekly_reporting
 
 The weekly listening report of one ISO week (Monday to Sunday, UTC): the daily report's
-figures, charts and tables over the week, against the week before.
+figures, charts and tables over the week, against the week before (listeners distinct over
+each week), coloured by whether the change is good for the business; charts over eight weeks.
 
 * **Partitions**: one partition per ISO week (key `2026-11-16 (W47)`: its Monday and week
   number). Each daily report of the week (the `reports` Asset event, keyed by the day) runs
@@ -10,9 +11,11 @@ figures, charts and tables over the week, against the week before.
   as each day comes in, until its Sunday; a late day re-runs its week, however old. A week
   with a missing or failed day still gets its report, which names the days missing. Under
   `airflow dags test` (no partition key) give `day`, any day of the week.
-* **Stored** under `reports/weekly/<YYYY-Www>/` in the object store (`report.html` and the
-  CSV extracts of `reporting`), recorded in `reports`; a re-run writes the same bytes.
-* **Opened** from the `build` task's *Weekly report* link, or at `<api server>/reports/`.
+* **Stored** under `reports/weekly/<YYYY-Www>/` in the object store (`report.html`, the
+  CSV extracts of `reporting` and `summary.json`), recorded in `reports`; a re-run writes the
+  same bytes.
+* **Opened** from the `build` task's *Weekly report* link, or at `<api server>/reports/` (the
+  index's *Weekly* rows, with the week's plays and listeners against the week before).
 * **E-mailed** (`email`), as `reporting` e-mails the daily one, once the week is over: a week
   still in progress is rebuilt but not sent; a late day's new figures are sent again.
 """

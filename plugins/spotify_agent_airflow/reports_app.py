@@ -17,6 +17,8 @@ from airflow.api_fastapi.core_api.security import requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, Response
 
+from spotify_agent.analytics.report_index import LABELS, render_index
+
 REPORTING_DAG_ID = "reporting"
 # Reading the reports is reading the reporting DAG's output: the same permission as its runs.
 app = FastAPI(
@@ -32,7 +34,6 @@ _HEADERS = {
     "Cache-Control": "private, no-cache",
 }
 
-_LABEL = {"daily": re.compile(r"\d{4}-\d{2}-\d{2}"), "weekly": re.compile(r"\d{4}-W\d{2}")}
 _FILE = re.compile(r"[a-z_]+\.(html|csv)")
 _MEDIA_TYPES = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
@@ -45,29 +46,14 @@ def _reports_root() -> Any:
 
 @app.get("/", response_class=HTMLResponse)
 def index() -> Response:
-    """The latest reports, newest first."""
-    root = _reports_root()
-    items = []
-    for kind in ("weekly", "daily"):
-        folder = root / kind
-        labels = sorted((p.name for p in folder.iterdir()), reverse=True) if folder.exists() else []
-        links = "".join(
-            f'<li><a href="{kind}/{label}/report.html">{label}</a></li>'
-            for label in labels[:60]
-            if _LABEL[kind].fullmatch(label)
-        )
-        items.append(f"<h2>{kind.capitalize()}</h2><ul>{links or '<li>none yet</li>'}</ul>")
-    page = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Listening reports</title></head>"
-        f"<body style='font-family:system-ui'><h1>Listening reports</h1>{''.join(items)}</body></html>"
-    )
-    return HTMLResponse(page, headers=_HEADERS)
+    """Every report, newest first, daily then weekly, with its headline figures."""
+    return HTMLResponse(render_index(_reports_root()), headers=_HEADERS)
 
 
 @app.get("/{kind}/{label}/{name}")
 def report_file(kind: str, label: str, name: str) -> Response:
     """A report or one of its extracts, as stored."""
-    if kind not in _LABEL or not _LABEL[kind].fullmatch(label) or not _FILE.fullmatch(name):
+    if kind not in LABELS or not LABELS[kind].fullmatch(label) or not _FILE.fullmatch(name):
         raise HTTPException(status_code=404, detail="no such report")
     path = _reports_root() / kind / label / name
     if not path.exists():

@@ -16,8 +16,8 @@ from tests.include.analytics.report_seed import LAST_DAY, seed_report_history
 from tests.receivers import run_smtp_receiver
 
 SUNDAY = LAST_DAY.isoformat()
-EXTRACTS = {"daily.csv", "artists.csv", "tracks.csv", "countries.csv", "movers.csv",
-            "data_quality.csv"}  # fmt: skip
+EXTRACTS = {"comparisons.csv", "daily.csv", "artists.csv", "tracks.csv", "countries.csv",
+            "movers.csv", "data_quality.csv"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_a_sunday_writes_the_day_s_and_the_week_s_report(
 ) -> None:
     for prefix in ("reports/daily/2026-11-22", "reports/weekly/2026-W47"):
         folder = airflow_home.objects_path / prefix
-        assert {p.name for p in folder.iterdir()} == {"report.html", *EXTRACTS}
+        assert {p.name for p in folder.iterdir()} == {"report.html", "summary.json", *EXTRACTS}
         assert (folder / "report.html").read_text().startswith("<!DOCTYPE html>")
     weekly_html = (airflow_home.objects_path / "reports/weekly/2026-W47/report.html").read_text()
     assert "3,600 plays by 70 listeners, up 2.9% on the previous week." in weekly_html
@@ -106,7 +106,8 @@ def test_each_build_task_links_to_its_report(airflow_home, sunday_run) -> None:
 def test_the_reports_are_e_mailed_with_the_report_attached(smtp, sunday_run) -> None:
     subjects = sorted(message["Subject"] for message in smtp.messages)
     assert subjects == [
-        "Daily listening report 2026-11-22: 600 plays by 40 listeners, up 0.0% on the previous day.",
+        "Daily listening report 2026-11-22: 600 plays by 40 listeners, up 0.0% on the previous "
+        "day and up 20.0% on the previous Sunday.",
         "Weekly listening report 2026-W47 [data quality]: 3,600 plays by 70 listeners, up 2.9% "
         "on the previous week.",
     ]
@@ -118,7 +119,8 @@ def test_the_reports_are_e_mailed_with_the_report_attached(smtp, sunday_run) -> 
     assert set(attachments) == {"report.html", *EXTRACTS}
     html = attachments["report.html"]
     html = html.decode() if isinstance(html, bytes) else html
-    assert "Listening report &middot; week 2026-W47" in html
+    # The label is kept on one line (a phone would break it at its hyphen).
+    assert 'Listening report &middot; week <span class="label">2026-W47</span>' in html
     body = weekly.get_body(("html",)).get_content()
     assert f'href="{BASE_URL}/reports/weekly/2026-W47/report.html"' in body
     assert "not aggregated: 2026-11-18" in body

@@ -3,7 +3,8 @@
 SVGs are embedded in the HTML as they are: the report stays one file, sharp at any zoom, and
 text in charts stays text (``svg.fonttype = none``). Rendering is deterministic (no date in the
 metadata, a fixed id salt), so the same facts give the same bytes and a re-run rewrites the same
-report.
+report. A chart with nothing to draw is its frame with the title and a line saying why (no
+day aggregated, no plays set aside, too little history), never an empty plot.
 """
 
 from __future__ import annotations
@@ -52,8 +53,31 @@ def _svg(figure: Any) -> str:
     return text[text.index("<svg") :]
 
 
-def plays_over_time(days: Sequence[DayFigures], highlight_from: Any) -> str:
+def empty(title: str, reason: str, figsize: tuple[float, float]) -> str:
+    """A chart's frame with its title and, where the plot would be, why there is none."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=figsize)
+    axis.set_axis_off()
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.add_patch(
+        plt.Rectangle((0, 0), 1, 1, facecolor="#f5f5f7", edgecolor="none", transform=axis.transAxes)
+    )
+    axis.text(0.5, 0.5, reason, ha="center", va="center", color="#555555", fontsize=10,
+              wrap=True, transform=axis.transAxes)  # fmt: skip
+    axis.set_title(title)
+    return _svg(figure)
+
+
+PLAYS_TITLE = "Plays and listeners per day (UTC)"
+
+
+def plays_over_time(
+    days: Sequence[DayFigures], highlight_from: Any, *, nothing: str = "No day aggregated"
+) -> str:
     """Plays per day (bars, the report's own days darker) and listeners per day (line)."""
+    if not any(d.aggregated for d in days):
+        return empty(PLAYS_TITLE, nothing, (8, 2.6))
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(8, 2.6))
     x = list(range(len(days)))
@@ -77,11 +101,16 @@ def plays_over_time(days: Sequence[DayFigures], highlight_from: Any) -> str:
     extra = listeners.get_legend_handles_labels()
     axis.legend(handles[0] + extra[0], handles[1] + extra[1], loc="upper left", frameon=False,
                 ncol=3)  # fmt: skip
-    axis.set_title("Plays and listeners per day (UTC)")
+    axis.set_title(PLAYS_TITLE)
     return _svg(figure)
 
 
-def skip_rate_over_time(days: Sequence[DayFigures]) -> str:
+SKIPS_TITLE = "Skip rate per day (a timed play under 30 s)"
+
+
+def skip_rate_over_time(days: Sequence[DayFigures], *, nothing: str = "No timed plays") -> str:
+    if all(d.skip_rate is None for d in days):
+        return empty(SKIPS_TITLE, nothing, (8, 2.0))
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(8, 2.0))
     x = [i for i, d in enumerate(days) if d.skip_rate is not None]
@@ -90,20 +119,23 @@ def skip_rate_over_time(days: Sequence[DayFigures]) -> str:
     axis.set_ylabel("% of timed plays")
     axis.set_ylim(bottom=0)
     _day_ticks(axis, days)
-    axis.set_title("Skip rate per day (a timed play under 30 s)")
+    axis.set_title(SKIPS_TITLE)
     return _svg(figure)
 
 
-def movers(rising: Sequence[StoredTrend], falling: Sequence[StoredTrend]) -> str:
-    """The strongest movers' scores, rising to the right, falling to the left."""
-    plt = _pyplot()
+def movers(
+    rising: Sequence[StoredTrend], falling: Sequence[StoredTrend], *, nothing: str = "No movers"
+) -> str:
+    """The strongest movers' scores, rising to the right, falling to the left; ``nothing``
+    says why there are none."""
     shown = [*rising, *falling]
+    if not shown:
+        return empty("Top movers", nothing, (8, 1.4))
+    plt = _pyplot()
     figure, axis = plt.subplots(figsize=(8, 0.32 * max(len(shown), 3) + 0.8))
     labels = [f"{m.name[:40]} ({m.kind}, {m.entity_type})" for m in shown]
     values = [-m.score if m.kind == "falling" else m.score for m in shown]
-    colours = [
-        GREEN if m.kind == "new" else VERMILION if m.kind == "falling" else BLUE for m in shown
-    ]
+    colours = [VERMILION if m.kind == "falling" else BLUE for m in shown]
     y = list(range(len(shown)))[::-1]
     axis.barh(y, values, color=colours, height=0.6)
     axis.set_ylim(-0.8, max(len(shown), 3) - 0.2)
@@ -114,7 +146,11 @@ def movers(rising: Sequence[StoredTrend], falling: Sequence[StoredTrend]) -> str
     return _svg(figure)
 
 
-def shares(items: Sequence[Ranked], title: str, colour: str = BLUE) -> str:
+def shares(
+    items: Sequence[Ranked], title: str, colour: str = BLUE, *, nothing: str = "No plays"
+) -> str:
+    if not items:
+        return empty(title, nothing, (4, 1.7))
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(4, 0.3 * max(len(items), 3) + 0.8))
     y = list(range(len(items)))[::-1]
@@ -125,7 +161,9 @@ def shares(items: Sequence[Ranked], title: str, colour: str = BLUE) -> str:
     return _svg(figure)
 
 
-def hours(plays_by_hour: Sequence[int]) -> str:
+def hours(plays_by_hour: Sequence[int], *, nothing: str = "No plays") -> str:
+    if not any(plays_by_hour):
+        return empty("When people listen", nothing, (4, 2.2))
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(4, 2.2))
     axis.bar(range(24), plays_by_hour, color=BLUE)
@@ -136,8 +174,15 @@ def hours(plays_by_hour: Sequence[int]) -> str:
     return _svg(figure)
 
 
-def data_quality(days: Sequence[DayFigures], reasons: Sequence[str]) -> str:
+QUALITY_TITLE = "Plays set aside per day, by reason"
+
+
+def data_quality(
+    days: Sequence[DayFigures], reasons: Sequence[str], *, nothing: str = "No plays set aside"
+) -> str:
     """Plays set aside per day, stacked by reason."""
+    if not reasons:
+        return empty(QUALITY_TITLE, nothing, (8, 1.4))
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(8, 2.0))
     x = list(range(len(days)))
@@ -148,9 +193,8 @@ def data_quality(days: Sequence[DayFigures], reasons: Sequence[str]) -> str:
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     axis.set_ylabel("plays set aside")
     _day_ticks(axis, days)
-    if reasons:
-        axis.legend(loc="upper left", frameon=False, ncol=4)
-    axis.set_title("Plays set aside per day, by reason")
+    axis.legend(loc="upper left", frameon=False, ncol=4)
+    axis.set_title(QUALITY_TITLE)
     return _svg(figure)
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, and_, func, select
 
 from spotify_agent.analytics.trend_store import StoredTrend, entity_names, stored_trends
+from spotify_agent.analytics.trends import TrendRules
 from spotify_agent.warehouse.schema import (
     agg_artist_country,
     agg_hours,
@@ -32,6 +33,8 @@ TOP = 10
 EXTRACT_TOP = 100
 # Trends a report reads (and lists in movers.csv), strongest first.
 MOVERS = 500
+# The days before a mover's day in which its history is counted: trend detection's baseline.
+HISTORY_DAYS = TrendRules().baseline_days
 
 
 @dataclass(frozen=True)
@@ -100,9 +103,39 @@ class DayFigures:
     plays: int = 0
     listeners: int = 0
     ms_played: int = 0
-    skip_rate: float | None = None
+    timed_plays: int = 0
+    skips: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
+
+    @property
+    def skip_rate(self) -> float | None:
+        return self.skips / self.timed_plays if self.timed_plays else None
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a period is judged by (the figures the report's first screen shows). A baseline's
+    are averages over its aggregated days, so they may have fractions."""
+
+    plays: float
+    listeners: float
+    hours_played: float
+    skip_rate: float | None
+    set_aside: float  # plays the aggregation set aside (data quality)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What the period is compared with: the previous day and the same weekday a week before
+    and the trailing 7-day average (a daily report), or the previous week (a weekly one)."""
+
+    name: str  # "previous day", "same day last week", "7-day average", "previous week"
+    detail: str  # the days it covers: "Sat 21 Nov", "15 Nov-21 Nov (6 of 7 days aggregated)"
+    figures: Figures | None  # None: none of its days was aggregated
+    first: date  # its first day
+    last: date  # its last day
+    aggregated_days: int  # of its days, those aggregated (the others are left out)
 
 
 @dataclass(frozen=True)
@@ -129,6 +162,24 @@ class ReportFacts:
     hours: list[int]  # plays per UTC hour 0-23
     movers: list[StoredTrend]  # strongest first
     as_of: datetime | None  # when the newest aggregate in the period was computed
+    # Per mover (entity type, id, day): the days among the 28 before its day on which the
+    # entity has aggregates; the report shows a trend only with enough of them.
+    history_days: dict[tuple[str, str, date], int] = field(default_factory=dict)
+    baselines: list[Baseline] = field(default_factory=list)
+
+    @property
+    def aggregated(self) -> bool:
+        """Whether any day of the period was aggregated (else there is nothing to compare)."""
+        return any(d.aggregated for d in self.days if self.period.start <= d.day)
+
+    @property
+    def figures(self) -> Figures:
+        now = self.totals
+        return Figures(now.plays, now.listeners, now.hours_played, now.skip_rate,
+                       sum(self.rejected.values()))  # fmt: skip
+
+    def history_of(self, mover: StoredTrend) -> int:
+        return self.history_days.get((mover.entity_type, mover.entity_id, mover.day), 0)
 
     @property
     def missing_days(self) -> list[date]:
@@ -153,19 +204,112 @@ def report_facts(connection: Connection, period: ReportPeriod) -> ReportFacts:
     window = period.chart_window()
     days = _days(connection, window)
     totals = _totals(connection, period)
+    previous = _totals(connection, period.previous())
     plays = totals.plays
+    movers = stored_trends(connection, start=period.start, end=period.end, limit=MOVERS)
     return ReportFacts(
         period=period,
         totals=totals,
-        previous=_totals(connection, period.previous()),
+        previous=previous,
         days=days,
         artists=_artists(connection, period, plays, EXTRACT_TOP),
         tracks=_tracks(connection, period, plays, EXTRACT_TOP),
         countries=_countries(connection, period, plays),
         hours=_hours(connection, period),
-        movers=stored_trends(connection, start=period.start, end=period.end, limit=MOVERS),
+        movers=movers,
         as_of=_as_of(connection, period),
+        history_days=history_days(connection, movers),
+        baselines=baselines(period, days, previous),
     )
+
+
+def baselines(period: ReportPeriod, days: list[DayFigures], previous: Totals) -> list[Baseline]:
+    """A day against the day before, the same weekday a week before and the mean of the 7 days
+    before it; a week against the week before (its listeners distinct over that week)."""
+    by_day = {d.day: d for d in days}
+    if period.kind == "weekly":
+        before = period.previous()
+        week = [by_day[d] for d in before.days if d in by_day and by_day[d].aggregated]
+        set_aside = sum(sum(d.rejected.values()) for d in week)
+        figures = Figures(previous.plays, previous.listeners, previous.hours_played,
+                          previous.skip_rate, set_aside)  # fmt: skip
+        return [Baseline("previous week", before.label, figures if week else None,
+                         before.start, before.days[-1], len(week))]  # fmt: skip
+    day = period.start
+
+    def baseline(name: str, detail: str, first: int, last: int) -> Baseline:
+        """The mean of the days ``first`` to ``last`` days before ``day``."""
+        covered = [
+            by_day.get(day - timedelta(days=n)) or DayFigures(day - timedelta(days=n), False)
+            for n in range(first, last - 1, -1)
+        ]
+        aggregated = sum(1 for d in covered if d.aggregated)
+        if len(covered) > 1 and aggregated < len(covered):
+            detail += f" ({aggregated} of {len(covered)} days aggregated)"
+        return Baseline(name, detail, _mean(covered), covered[0].day, covered[-1].day, aggregated)
+
+    def short(n: int) -> str:
+        return f"{day - timedelta(days=n):%a %d %b}"
+
+    week_ago, yesterday = day - timedelta(days=7), day - timedelta(days=1)
+    return [
+        baseline("previous day", short(1), 1, 1),
+        baseline("same day last week", short(7), 7, 7),
+        baseline("7-day average", f"{week_ago:%d %b}-{yesterday:%d %b}", 7, 1),
+    ]
+
+
+def _mean(days: list[DayFigures]) -> Figures | None:
+    """The mean day of the aggregated ones among ``days`` (skip rate: over all their timed
+    plays); None when none was aggregated."""
+    counted = [d for d in days if d.aggregated]
+    if not counted:
+        return None
+    n = len(counted)
+    timed = sum(d.timed_plays for d in counted)
+    return Figures(
+        plays=sum(d.plays for d in counted) / n,
+        listeners=sum(d.listeners for d in counted) / n,
+        hours_played=sum(d.ms_played for d in counted) / 3_600_000 / n,
+        skip_rate=sum(d.skips for d in counted) / timed if timed else None,
+        set_aside=sum(sum(d.rejected.values()) for d in counted) / n,
+    )
+
+
+def history_days(
+    connection: Connection, movers: list[StoredTrend], *, days: int = HISTORY_DAYS
+) -> dict[tuple[str, str, date], int]:
+    """For each mover, the days among the ``days`` before its day with aggregates of its
+    artist or track (a day the entity was played on that the aggregation wrote)."""
+    found: dict[tuple[str, str, date], int] = {}
+    for entity_type, table, column in (
+        ("artist", agg_artist_country, agg_artist_country.c.artist_id),
+        ("track", agg_tracks, agg_tracks.c.track_id),
+    ):
+        mine = [m for m in movers if m.entity_type == entity_type]
+        if not mine:
+            continue
+        first = min(m.day for m in mine) - timedelta(days=days)
+        last = max(m.day for m in mine)
+        query = (
+            select(column, table.c.period_start)
+            .where(
+                table.c.kind == "day",
+                column.in_(sorted({m.entity_id for m in mine})),
+                table.c.period_start >= midnight_utc(first),
+                table.c.period_start < midnight_utc(last),
+            )
+            .distinct()
+        )
+        played: dict[str, set[date]] = defaultdict(set)
+        for entity_id, start in connection.execute(query):
+            played[str(entity_id)].add(stored_utc(start).date())
+        for m in mine:
+            since = m.day - timedelta(days=days)
+            found[(entity_type, m.entity_id, m.day)] = sum(
+                1 for d in played[m.entity_id] if since <= d < m.day
+            )
+    return found
 
 
 def _in(table: Any, period: ReportPeriod) -> Any:
@@ -243,7 +387,8 @@ def _days(connection: Connection, window: ReportPeriod) -> list[DayFigures]:
                 plays=plays,
                 listeners=listeners.get(day, 0),
                 ms_played=ms,
-                skip_rate=skips / timed if timed else None,
+                timed_plays=timed,
+                skips=skips,
                 rejected={k: int(v) for k, v in (periods.get(day) or {}).items() if v},
                 quarantined=quarantined.get(day, 0),
             )

@@ -1,5 +1,5 @@
-"""The ``reporting`` jobs: build each report of the run (``report.html`` and its CSV extracts
-under ``reports/<kind>/<label>/`` in the object store, recorded in ``reports`` with an audit
+"""The ``reporting`` jobs: build each report of the run (``report.html``, its CSV extracts and
+the index's ``summary.json`` under ``reports/<kind>/<label>/`` in the object store, recorded in ``reports`` with an audit
 row), then e-mail them to the people asked for.
 
 Idempotent: a report's keys derive from its period, so a re-run rewrites the same objects and
@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from spotify_agent.analytics.report import render_report
 from spotify_agent.analytics.report_facts import ReportKind, ReportPeriod, report_facts
+from spotify_agent.analytics.report_index import SUMMARY_FILE
 from spotify_agent.analytics.report_store import already_emailed, mark_emailed, record_report
 from spotify_agent.core.audit import Attempt
 from spotify_agent.core.objects import ensure_parent
@@ -92,8 +93,9 @@ def build_report(
         facts = report_facts(connection, period)
     report = render_report(facts)
     folder = objects / period.key_prefix
-    # Extracts first, the report last: a report.html in the store has its extracts beside it.
-    for name, text in sorted(report.extracts.items()):
+    # Extracts and the index's summary first, the report last: a report.html in the store has
+    # its extracts beside it.
+    for name, text in sorted({**report.extracts, SUMMARY_FILE: report.summary}.items()):
         path = folder / name
         ensure_parent(path)
         path.write_text(text)

@@ -17,8 +17,8 @@ from tests.include.analytics.report_seed import LAST_DAY, seed_report_history
 
 ATTEMPT = Attempt("reporting", "manual__report-job", "ef" * 16, task_id="build", try_number=1)
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-EXTRACTS = ("artists.csv", "countries.csv", "daily.csv", "data_quality.csv", "movers.csv",
-            "tracks.csv")  # fmt: skip
+EXTRACTS = ("artists.csv", "comparisons.csv", "countries.csv", "daily.csv", "data_quality.csv",
+            "movers.csv", "tracks.csv")  # fmt: skip
 
 
 class Outbox:
@@ -65,7 +65,8 @@ def test_the_day_s_and_the_week_s_report_are_written_once(warehouse, tmp_path) -
     assert weekly.quality_flagged and not built[0].quality_flagged
     assert weekly.as_dict()["extracts"] == list(EXTRACTS)
     folder = objects / weekly.prefix
-    assert {p.name for p in folder.iterdir()} == {"report.html", *EXTRACTS}
+    # The index's summary beside them (not an extract: e-mails do not carry it).
+    assert {p.name for p in folder.iterdir()} == {"report.html", "summary.json", *EXTRACTS}
     assert "3,600 plays by 70 listeners" in (folder / "report.html").read_text()
     with warehouse.connect() as connection:
         rows = connection.execute(select(reports.c.kind, reports.c.html_sha256)).all()
