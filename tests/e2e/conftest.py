@@ -188,7 +188,12 @@ class Api:
         headers = {"Authorization": f"Bearer {self.token}"}
         for attempt in range(3):
             answer = httpx.request(
-                method, f"{self.base}/api/v2{path}", headers=headers, timeout=30, **kwargs
+                # 90 s: on a loaded 2-core CI machine the SQLite-backed API server has taken 30.
+                method,
+                f"{self.base}/api/v2{path}",
+                headers=headers,
+                timeout=90,
+                **kwargs,
             )  # type: ignore[arg-type]
             # This deployment's metadata DB is SQLite: under a loaded CI machine a write can wait
             # out SQLite's 5 s lock and the API answers 500 "Database error" (seen on the audit

@@ -149,6 +149,15 @@ def _announce(api, day: date) -> None:
     assert answer.status_code == 200, answer.text
 
 
+def _first_chain(api) -> None:
+    """DAY's chain done, announced here unless test_an_announced_day_runs... did (xdist may run
+    this module's tests on different workers, each with its own Airflow)."""
+    if not _runs(api, "listening_days", str(DAY)):
+        _announce(api, DAY)
+    _wait("the first chain", lambda: _succeeded(api, "weekly_reporting", WEEK_KEY))
+    _chain_done(api, DAY)
+
+
 def _chain_done(api, day: date, at_least: int = 1) -> None:
     for dag_id in ("streaming_aggregation", "trend_detection", "reporting"):
         _wait(
@@ -214,7 +223,9 @@ def test_an_announced_day_runs_the_chain_by_its_partition_key(chain, api) -> Non
 
 
 def test_the_day_s_report_is_served_to_a_signed_in_user(chain, api) -> None:
-    (run,) = _succeeded(api, "reporting", str(DAY)) or pytest.fail("no reporting run")
+    run = _wait(
+        f"reporting did not succeed for {DAY}", lambda: _succeeded(api, "reporting", str(DAY))
+    )[0]
     url = _report_link(api, run["dag_run_id"], f"/reports/daily/{DAY}/report.html")
     page = httpx.get(url, headers={"Authorization": f"Bearer {api.token}"}, timeout=30)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -227,7 +238,7 @@ def test_the_day_s_report_is_served_to_a_signed_in_user(chain, api) -> None:
 
 
 def test_a_late_file_re_runs_its_day_and_its_week(chain, api, airflow_home) -> None:
-    _wait("the first chain", lambda: _succeeded(api, "weekly_reporting", WEEK_KEY))
+    _first_chain(api)
     landing = airflow_home.objects_path / "landing" / "listening" / "late"
     landing.mkdir(parents=True, exist_ok=True)
     key = "landing/listening/late/2026-09-15.jsonl"
@@ -309,7 +320,7 @@ def test_a_backfill_of_three_days_writes_what_three_days_in_order_write(
     chain, api, running_airflow
 ) -> None:
     env, _ = running_airflow
-    _wait("the first chain", lambda: _succeeded(api, "weekly_reporting", WEEK_KEY))
+    _first_chain(api)
     for day in BACKFILLED:  # as three midnights would, one after the other
         _announce(api, day)
     for day in BACKFILLED:
