@@ -75,3 +75,12 @@ def partition_day(context: Any, day: date | None, *, week: bool = False) -> date
             f"day: {day} differs from the run's partition key {key}; leave day out"
         )
     return keyed
+
+
+def key_outlets_by_day(context: Any, outlets: Any, day: str) -> None:
+    """Key the run's outlet events by ``day`` when the run has no partition key of its own
+    (``airflow dags test``, a form trigger): a keyless event starts no partitioned consumer. A
+    keyed run's events carry its key already."""
+    if not context.get("partition_key"):
+        for outlet in outlets:
+            context["outlet_events"][outlet].add_partitions(day)

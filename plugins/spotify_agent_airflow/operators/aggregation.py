@@ -11,7 +11,7 @@ from airflow.sdk import BaseOperator
 
 from spotify_agent.analytics.confs import StreamingAggregationConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.context import partition_day
+from spotify_agent_airflow.context import key_outlets_by_day, partition_day
 from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,7 @@ class AnnounceDayOperator(BaseOperator):
 
         written = context["ti"].xcom_pull(task_ids=self.aggregate_task_id) or {}
         if written.get("kind") != "day":
-            raise AirflowSkipException("an hourly partial: the day is not finished")
+            raise AirflowSkipException("the day so far: the day is not finished")
         day = str(written["period_start"])[:10]
-        if not context.get("partition_key"):
-            # A run without a key (airflow dags test, a form trigger): a keyless event would
-            # start no partitioned consumer, so the event carries the day as its key.
-            for outlet in self.outlets:
-                context["outlet_events"][outlet].add_partitions(day)
+        key_outlets_by_day(context, self.outlets, day)
         return day

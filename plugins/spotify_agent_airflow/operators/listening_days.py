@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator
 
 from spotify_agent.spotify.confs import ListeningDaysConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.context import partition_day
+from spotify_agent_airflow.context import key_outlets_by_day, partition_day
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +23,6 @@ class AnnounceListeningDayOperator(BaseOperator):
     def execute(self, context: Any) -> str:
         conf = read_conf(context, ListeningDaysConf)
         day = partition_day(context, conf.day).isoformat()
-        if not context.get("partition_key"):
-            for outlet in self.outlets:  # a keyless event would start no partitioned consumer
-                context["outlet_events"][outlet].add_partitions(day)
+        key_outlets_by_day(context, self.outlets, day)
         log.info("listening_events partition %s announced: its chain runs again", day)
         return day

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from spotify_agent.analytics.confs import ReportingConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.context import partition_day
+from spotify_agent_airflow.context import key_outlets_by_day, partition_day
 from spotify_agent_airflow.links import DailyReportLink, WeeklyReportLink
 from spotify_agent_airflow.operators.common import WarehouseOperator
 
@@ -49,8 +49,7 @@ class BuildReportsOperator(WarehouseOperator):
                     {k: item[k] for k in ("kind", "label", "path", "sha256")} for item in built
                 ]
             }
-            if not context.get("partition_key"):  # a keyless event starts no partitioned DAG
-                context["outlet_events"][outlet].add_partitions(day.isoformat())
+        key_outlets_by_day(context, self.outlets, day.isoformat())
         log.info("reports built: %s", ", ".join(f"{i['kind']} {i['label']}" for i in built))
         return built
 

@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator
 
 from spotify_agent.analytics.confs import TrendDetectionConf
 from spotify_agent_airflow.conf import read_conf
-from spotify_agent_airflow.context import partition_day
+from spotify_agent_airflow.context import key_outlets_by_day, partition_day
 from spotify_agent_airflow.operators.common import WarehouseOperator
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,9 @@ class DetectTrendsOperator(WarehouseOperator):
         )
         for each in found:
             log.info("%s", each.summary_line())
-        keyed = context.get("partition_key") is not None
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = summary
-            if not keyed:  # a keyless event would start no partitioned consumer
-                context["outlet_events"][outlet].add_partitions(day.isoformat())
+        key_outlets_by_day(context, self.outlets, day.isoformat())
         return {**summary, "day": day.isoformat()}
 
 
@@ -58,6 +56,5 @@ class AnnounceSignificantTrendsOperator(BaseOperator):
             raise AirflowSkipException("no significant trend")
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = {k: v for k, v in found.items() if k != "day"}
-            if context.get("partition_key") is None:
-                context["outlet_events"][outlet].add_partitions(found["day"])
+        key_outlets_by_day(context, self.outlets, found["day"])
         return int(found["significant"])
