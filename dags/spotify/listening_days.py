@@ -11,8 +11,11 @@ Announces one UTC day of `listening_events` again, so its chain (`streaming_aggr
   day before it).
 * **Backfill** (re-aggregate a range of days, the rest of the chain follows, day by day in
   order): `airflow backfill create --dag-id listening_days --from-date 2026-11-20 --to-date
-  2026-11-22 --reprocess-behavior completed` announces 2026-11-20, 21 and 22 (both bounds
-  included; `completed` re-runs days that already ran). docs/OPERATIONS.md says more.
+  2026-11-22 --reprocess-behavior completed --max-active-runs 1` announces 2026-11-20, 21 and
+  22 (both bounds included; `completed` re-runs days that already ran). Keep
+  `--max-active-runs 1`: a backfill runs 10 days at once by default (not this DAG's
+  `max_active_runs`), they would be announced in any order, and a day's trends could be judged
+  before the day before it is written. docs/OPERATIONS.md says more.
 * **One day**: trigger with `partition_key` (REST `POST /api/v2/dags/listening_days/dagRuns
   {"logical_date": null, "partition_key": "2026-11-20"}`) or, under `airflow dags test` or the
   trigger form, with `day`.

@@ -333,7 +333,8 @@ def test_a_backfill_of_three_days_writes_what_three_days_in_order_write(
     backfill = subprocess.run(
         [str(Path(sys.executable).with_name("airflow")), "backfill", "create",
          "--dag-id", "listening_days", "--from-date", str(BACKFILLED[0]),
-         "--to-date", str(BACKFILLED[-1]), "--reprocess-behavior", "completed"],
+         "--to-date", str(BACKFILLED[-1]), "--reprocess-behavior", "completed",
+         "--max-active-runs", "1"],
         env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert backfill.returncode == 0, backfill.stdout[-2000:] + backfill.stderr[-2000:]
